@@ -1,0 +1,203 @@
+// Package config holds smsgw's configuration: the types, strict YAML decoding
+// with line numbers, defaults, validation without I/O, and the embedded
+// default used when no file is given.
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	API     API      `yaml:"api"`
+	Clients []Client `yaml:"clients"`
+	Store   Store    `yaml:"store"`
+	Policy  Policy   `yaml:"policy"`
+	Queue   Queue    `yaml:"queue"`
+	Drivers []Driver `yaml:"drivers"`
+	Routes  []Route  `yaml:"routes"`
+	Health  Health   `yaml:"health"`
+	Log     Log      `yaml:"log"`
+}
+
+// API configures the local HTTP API.
+type API struct {
+	// Socket is the Unix socket path; relative paths are under the working directory.
+	Socket string `yaml:"socket"`
+	// SocketMode is the octal permission of the socket file, e.g. "0660".
+	SocketMode string `yaml:"socket_mode"`
+	// MaxBodyBytes caps a request body.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// ReadTimeout and WriteTimeout bound one request.
+	ReadTimeout  Duration `yaml:"read_timeout"`
+	WriteTimeout Duration `yaml:"write_timeout"`
+	// IdempotencyTTL is how long Idempotency-Key values are remembered.
+	IdempotencyTTL Duration `yaml:"idempotency_ttl"`
+}
+
+// Client is an app allowed to submit messages.
+type Client struct {
+	Name     string   `yaml:"name"`
+	UnixUIDs []int    `yaml:"unix_uids"`
+	Purposes []string `yaml:"purposes"`
+}
+
+// Store configures the Badger database.
+type Store struct {
+	Dir string `yaml:"dir"`
+	// Retention is how long terminal messages are kept before they expire.
+	Retention Duration `yaml:"retention"`
+	// GCInterval is how often value-log garbage collection runs.
+	GCInterval Duration `yaml:"gc_interval"`
+}
+
+// Policy says which messages are acceptable.
+type Policy struct {
+	Purposes  map[string]Purpose  `yaml:"purposes"`
+	Templates map[string]Template `yaml:"templates"`
+}
+
+// Purpose is a reason to send a message, such as a one-time code.
+type Purpose struct {
+	// TTL is how long a message stays worth sending.
+	TTL       Duration `yaml:"ttl"`
+	Templates []string `yaml:"templates"`
+}
+
+// Template is a message text with declared parameters.
+type Template struct {
+	// Text is a Go text/template, e.g. "Your code is {{.code}}."
+	Text   string           `yaml:"text"`
+	Params map[string]Param `yaml:"params"`
+}
+
+// Param declares one template parameter.
+type Param struct {
+	// Secret params (one-time codes) are never logged and are erased once
+	// the message is terminal.
+	Secret bool `yaml:"secret"`
+}
+
+// Queue configures retries and uncertain outcomes.
+type Queue struct {
+	MaxAttempts int     `yaml:"max_attempts"`
+	Backoff     Backoff `yaml:"backoff"`
+	// OnUncertain is "hold" (move to unknown for review) or "retry".
+	OnUncertain string `yaml:"on_uncertain"`
+	// SendTimeout bounds one driver Send.
+	SendTimeout Duration `yaml:"send_timeout"`
+}
+
+// Backoff is exponential with full jitter between Initial and Max.
+type Backoff struct {
+	Initial Duration `yaml:"initial"`
+	Max     Duration `yaml:"max"`
+}
+
+// Driver is one configured device. Type selects the driver; the remaining
+// keys belong to one type each.
+type Driver struct {
+	Name        string `yaml:"name"`
+	Type        string `yaml:"type"`
+	Pacing      Pacing `yaml:"pacing"`
+	Concurrency int    `yaml:"concurrency"`
+
+	// type: sim
+	Latency         Duration `yaml:"latency"`
+	Failures        Failures `yaml:"failures"`
+	DeliveryReports *bool    `yaml:"delivery_reports"`
+	DeliveryDelay   Duration `yaml:"delivery_delay"`
+	Outbox          string   `yaml:"outbox"`
+}
+
+// Failures is the sim driver's failure mix: the probability of each outcome
+// class per send, each between 0 and 1 and together at most 1.
+type Failures struct {
+	Transient float64 `yaml:"transient"`
+	Permanent float64 `yaml:"permanent"`
+	Uncertain float64 `yaml:"uncertain"`
+	// Undelivered is the probability that a sent message gets a failed
+	// delivery report.
+	Undelivered float64 `yaml:"undelivered"`
+}
+
+// Pacing limits how fast one driver sends.
+type Pacing struct {
+	// Every is the minimum gap between two sends.
+	Every Duration `yaml:"every"`
+	// Max is a sliding-window cap such as "30/30m".
+	Max Rate `yaml:"max"`
+}
+
+// Route sends messages of some purposes through drivers in order.
+type Route struct {
+	Purposes []string `yaml:"purposes"`
+	Drivers  []string `yaml:"drivers"`
+}
+
+// Health configures device probing.
+type Health struct {
+	Interval Duration `yaml:"interval"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level"`
+	// Format is auto (JSON under systemd, text on a terminal), json or text.
+	Format string `yaml:"format"`
+}
+
+// Duration is a time.Duration written as "5m" or "1h30m".
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("invalid duration %q (use forms like 30s, 5m, 12h)", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes the duration as a Go duration string.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Rate is a count per window, written "30/30m".
+type Rate struct {
+	Count  int
+	Window time.Duration
+}
+
+// IsZero reports whether the rate is unset.
+func (r Rate) IsZero() bool { return r.Count == 0 && r.Window == 0 }
+
+// UnmarshalText parses "N/duration".
+func (r *Rate) UnmarshalText(b []byte) error {
+	n, w, ok := strings.Cut(string(b), "/")
+	if !ok {
+		return fmt.Errorf("invalid rate %q (use forms like 30/30m)", b)
+	}
+	count, err := strconv.Atoi(strings.TrimSpace(n))
+	if err != nil || count <= 0 {
+		return fmt.Errorf("invalid rate %q: count must be a positive integer", b)
+	}
+	window, err := time.ParseDuration(strings.TrimSpace(w))
+	if err != nil || window <= 0 {
+		return fmt.Errorf("invalid rate %q: window must be a positive duration", b)
+	}
+	r.Count, r.Window = count, window
+	return nil
+}
+
+// MarshalText writes the rate as "N/duration".
+func (r Rate) MarshalText() ([]byte, error) {
+	if r.IsZero() {
+		return []byte(""), nil
+	}
+	return []byte(fmt.Sprintf("%d/%s", r.Count, r.Window)), nil
+}
