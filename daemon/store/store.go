@@ -1,0 +1,367 @@
+// Package store keeps smsgw's messages, their events and the idempotency keys
+// in Badger. Every state transition is one transaction that checks the
+// current state, rewrites the record, moves the index keys and appends an
+// event, so a crash leaves either the old state or the new one, never a mix.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+)
+
+// Options configures Open.
+type Options struct {
+	// Dir holds the database. Empty with InMemory set means no files (tests).
+	Dir      string
+	InMemory bool
+	// Retention is how long records stay once they leave the active states.
+	Retention time.Duration
+	// IdempotencyTTL is how long an Idempotency-Key is remembered.
+	IdempotencyTTL time.Duration
+	Log            *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Store is the durable message store. It is safe for concurrent use.
+type Store struct {
+	db      *badger.DB
+	opt     Options
+	now     func() time.Time
+	log     *slog.Logger
+	retries atomic.Int64
+}
+
+// maxConflictRetries bounds how often a transaction is retried after Badger
+// reports a conflict with a concurrent one.
+const maxConflictRetries = 20
+
+// BadgerOptions returns the option profile smsgw uses for a small box. The
+// reasons for each value, with measurements, are in docs/store.md.
+func BadgerOptions(dir string, inMemory bool, log *slog.Logger) badger.Options {
+	o := badger.DefaultOptions(dir)
+	if inMemory {
+		o = badger.DefaultOptions("").WithInMemory(true)
+	}
+	return o.
+		WithSyncWrites(true).
+		WithDetectConflicts(true).
+		WithNumVersionsToKeep(1).
+		WithMemTableSize(8 << 20).
+		WithNumMemtables(2).
+		WithNumLevelZeroTables(2).
+		WithNumLevelZeroTablesStall(4).
+		WithBaseTableSize(2 << 20).
+		WithNumCompactors(2).
+		WithCompression(options.None).
+		WithBlockCacheSize(0).
+		WithIndexCacheSize(0).
+		WithValueLogFileSize(16 << 20).
+		WithMetricsEnabled(false).
+		WithLogger(badgerLogger{log})
+}
+
+// Open opens or creates the store.
+func Open(opt Options) (*Store, error) {
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.DiscardHandler)
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.Retention <= 0 {
+		opt.Retention = 30 * 24 * time.Hour
+	}
+	if opt.IdempotencyTTL <= 0 {
+		opt.IdempotencyTTL = 24 * time.Hour
+	}
+	if opt.Dir == "" && !opt.InMemory {
+		return nil, errors.New("store: no directory configured")
+	}
+	db, err := badger.Open(BadgerOptions(opt.Dir, opt.InMemory, opt.Log))
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", opt.Dir, err)
+	}
+	return &Store{db: db, opt: opt, now: opt.Now, log: opt.Log}, nil
+}
+
+// Close flushes and closes the database.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("store: close: %w", err)
+	}
+	return nil
+}
+
+// update runs fn in a read-write transaction, retrying on conflicts.
+func (s *Store) update(ctx context.Context, fn func(txn *badger.Txn) error) error {
+	for range maxConflictRetries {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		err := s.db.Update(fn)
+		if !errors.Is(err, badger.ErrConflict) {
+			return err
+		}
+	}
+	return fmt.Errorf("store: gave up after %d conflicting transactions: %w", maxConflictRetries, badger.ErrConflict)
+}
+
+// Create stores a new queued message, its first event and, when idem is not
+// nil, its idempotency record, in one transaction. It returns a
+// *DuplicateKeyError when the client already used the key.
+func (s *Store) Create(ctx context.Context, m *Message, idem *Idempotency) error {
+	id, err := parseID(m.ID)
+	if err != nil {
+		return err
+	}
+	if m.State == "" {
+		m.State = Queued
+	}
+	if m.State != Queued {
+		return fmt.Errorf("store: create: a new message must be queued, not %s", m.State)
+	}
+	return s.update(ctx, func(txn *badger.Txn) error {
+		if idem != nil {
+			ik := idemKey(idem.Client, idem.Key)
+			item, err := txn.Get(ik)
+			switch {
+			case err == nil:
+				var existing Idempotency
+				if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &existing) }); err != nil {
+					return fmt.Errorf("store: read idempotency record: %w", err)
+				}
+				return &DuplicateKeyError{Existing: existing}
+			case !errors.Is(err, badger.ErrKeyNotFound):
+				return err
+			}
+			rec, err := json.Marshal(idem)
+			if err != nil {
+				return err
+			}
+			if err := txn.SetEntry(badger.NewEntry(ik, rec).WithTTL(s.opt.IdempotencyTTL)); err != nil {
+				return err
+			}
+		}
+		if _, err := txn.Get(messageKey(id)); err == nil {
+			return fmt.Errorf("store: message %s already exists", m.ID)
+		} else if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+		now := s.now()
+		m.EventSeq = 0
+		ev := Event{At: now, To: Queued, Reason: "accepted"}
+		return s.write(txn, id, nil, m, ev)
+	})
+}
+
+// Get returns one message.
+func (s *Store) Get(ctx context.Context, id string) (*Message, error) {
+	key, err := parseID(id)
+	if err != nil {
+		return nil, err
+	}
+	var m *Message
+	err = s.db.View(func(txn *badger.Txn) error {
+		m, err = getMessage(txn, key)
+		return err
+	})
+	return m, err
+}
+
+// Events returns the history of one message, oldest first.
+func (s *Store) Events(ctx context.Context, id string) ([]Event, error) {
+	key, err := parseID(id)
+	if err != nil {
+		return nil, err
+	}
+	var evs []Event
+	err = s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: eventPrefix(key), PrefetchValues: true, PrefetchSize: 16})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			var ev Event
+			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &ev) }); err != nil {
+				return fmt.Errorf("store: event of %s: %w", id, err)
+			}
+			evs = append(evs, ev)
+		}
+		return nil
+	})
+	return evs, err
+}
+
+// Idempotency returns the record for a client's key, or ErrNotFound.
+func (s *Store) Idempotency(ctx context.Context, client, key string) (*Idempotency, error) {
+	var rec Idempotency
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(idemKey(client, key))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error { return json.Unmarshal(v, &rec) })
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &rec, nil
+}
+
+func getMessage(txn *badger.Txn, id [16]byte) (*Message, error) {
+	item, err := txn.Get(messageKey(id))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, fmt.Errorf("message %s: %w", idString(id[:]), ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var m Message
+	if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &m) }); err != nil {
+		return nil, fmt.Errorf("store: decode message %s: %w", idString(id[:]), err)
+	}
+	return &m, nil
+}
+
+// retained reports whether records in state st are kept only for the
+// retention period. Queued and sending messages are live work and never
+// expire; every other state can stay where it is indefinitely.
+func retained(st State) bool { return st != Queued && st != Sending }
+
+// write stores m (whose previous version is old, nil for a new message),
+// moves its index keys and appends ev. It is the only place that writes
+// message keys, so the indexes cannot drift from the records.
+func (s *Store) write(txn *badger.Txn, id [16]byte, old, m *Message, ev Event) error {
+	var ttl time.Duration
+	if retained(m.State) {
+		ttl = s.opt.Retention
+	}
+	set := func(k, v []byte) error {
+		e := badger.NewEntry(k, v)
+		if ttl > 0 {
+			e = e.WithTTL(ttl)
+		}
+		return txn.SetEntry(e)
+	}
+	if old != nil {
+		if old.State == Queued {
+			if err := txn.Delete(dueKey(old.DueAt, id)); err != nil {
+				return err
+			}
+		}
+		if old.State != m.State {
+			if err := txn.Delete(stateKey(old.State, id)); err != nil {
+				return err
+			}
+		}
+		if old.Dead && !m.Dead {
+			if err := txn.Delete(deadKey(id)); err != nil {
+				return err
+			}
+		}
+		// Records entering or leaving retention carry their events along,
+		// so a message and its history expire together.
+		if retained(old.State) != retained(m.State) {
+			if err := s.retagEvents(txn, id, ttl); err != nil {
+				return err
+			}
+		}
+	}
+	m.EventSeq++
+	ev.Seq = m.EventSeq
+	if m.State.Terminal() {
+		eraseSecrets(m)
+	}
+	rec, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	evb, err := json.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	if err := set(messageKey(id), rec); err != nil {
+		return err
+	}
+	if err := set(stateKey(m.State, id), nil); err != nil {
+		return err
+	}
+	if m.State == Queued {
+		if err := txn.Set(dueKey(m.DueAt, id), nil); err != nil {
+			return err
+		}
+	}
+	if m.Dead {
+		if err := set(deadKey(id), nil); err != nil {
+			return err
+		}
+	}
+	return set(eventKey(id, ev.Seq), evb)
+}
+
+func (s *Store) retagEvents(txn *badger.Txn, id [16]byte, ttl time.Duration) error {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: eventPrefix(id), PrefetchValues: true, PrefetchSize: 16})
+	type kv struct{ k, v []byte }
+	var evs []kv
+	for it.Rewind(); it.Valid(); it.Next() {
+		item := it.Item()
+		v, err := item.ValueCopy(nil)
+		if err != nil {
+			it.Close()
+			return err
+		}
+		evs = append(evs, kv{item.KeyCopy(nil), v})
+	}
+	it.Close()
+	for _, e := range evs {
+		entry := badger.NewEntry(e.k, e.v)
+		if ttl > 0 {
+			entry = entry.WithTTL(ttl)
+		}
+		if err := txn.SetEntry(entry); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// eraseSecrets drops the params that must not outlive the message's useful
+// life, such as one-time codes.
+func eraseSecrets(m *Message) {
+	for _, name := range m.SecretParams {
+		if _, ok := m.Params[name]; ok {
+			delete(m.Params, name)
+			m.Erased = true
+		}
+	}
+}
+
+type badgerLogger struct{ log *slog.Logger }
+
+func (l badgerLogger) Errorf(f string, a ...any) {
+	l.log.Error("badger: " + trimNL(fmt.Sprintf(f, a...)))
+}
+func (l badgerLogger) Warningf(f string, a ...any) {
+	l.log.Warn("badger: " + trimNL(fmt.Sprintf(f, a...)))
+}
+func (l badgerLogger) Infof(f string, a ...any) {
+	l.log.Debug("badger: " + trimNL(fmt.Sprintf(f, a...)))
+}
+func (l badgerLogger) Debugf(string, ...any) {}
+
+func trimNL(s string) string {
+	for len(s) > 0 && s[len(s)-1] == '\n' {
+		s = s[:len(s)-1]
+	}
+	return s
+}
