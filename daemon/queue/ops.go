@@ -1,0 +1,149 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"smsgw/daemon/store"
+	"smsgw/drivers"
+)
+
+// Recover resolves messages a crash left in "sending". A device that can
+// say what became of a send is asked; otherwise the message is held in
+// "unknown" for review, because resending could deliver it twice.
+func (q *Queue) Recover(ctx context.Context) error {
+	ids, err := q.st.InState(ctx, store.Sending)
+	if err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
+	for _, id := range ids {
+		m, err := q.st.Get(ctx, id)
+		if err != nil {
+			continue
+		}
+		to, reason, detail := store.Unknown, "crash_during_send", "the daemon stopped while sending; the device cannot be asked"
+		mutate := func(*store.Message) {}
+		if dev, ok := q.devices[m.Driver]; ok {
+			if sq, ok := dev.Driver.(drivers.StatusQuerier); ok {
+				to, reason, detail, mutate = q.resolve(ctx, sq, m)
+			}
+		}
+		if _, err := q.st.Transition(ctx, id, store.Change{From: []store.State{store.Sending}, To: to, Reason: reason, Detail: detail, Driver: m.Driver, Mutate: mutate}); err != nil {
+			return fmt.Errorf("recover %s: %w", id, err)
+		}
+		q.log.Warn("recovered message left in sending", slog.String("id", id), slog.String("driver", m.Driver), slog.String("state", string(to)), slog.String("reason", reason))
+	}
+	return nil
+}
+
+func (q *Queue) resolve(ctx context.Context, sq drivers.StatusQuerier, m *store.Message) (store.State, string, string, func(*store.Message)) {
+	st, err := sq.Status(ctx, m.ID, m.DriverRef)
+	if err != nil {
+		return store.Unknown, "crash_during_send", "the device could not be asked: " + err.Error(), func(*store.Message) {}
+	}
+	setRef := func(m *store.Message) {
+		if st.Ref != "" {
+			m.DriverRef = st.Ref
+		}
+	}
+	switch st.State {
+	case drivers.SendNotFound:
+		return store.Queued, "recovered_not_sent", "the device never received it; queued again", func(m *store.Message) { m.DueAt = q.now() }
+	case drivers.SendPending, drivers.SendSent:
+		return store.Sent, "recovered_sent", "the device has it", setRef
+	case drivers.SendDelivered:
+		return store.Delivered, "recovered_delivered", "the device reports it delivered", setRef
+	case drivers.SendFailed:
+		return store.Failed, "recovered_failed", st.Reason, func(m *store.Message) {
+			setRef(m)
+			m.LastError = &store.Failure{Class: string(drivers.ClassPermanent), Code: "device_failed", Detail: st.Reason}
+		}
+	}
+	return store.Unknown, "crash_during_send", "the device gave an unknown status " + string(st.State), func(*store.Message) {}
+}
+
+// Submit stores a new message and wakes the dispatcher. It returns a
+// *store.DuplicateKeyError when the idempotency key was used before.
+func (q *Queue) Submit(ctx context.Context, m *store.Message, idem *store.Idempotency) error {
+	if err := q.st.Create(ctx, m, idem); err != nil {
+		return err
+	}
+	q.Wake()
+	return nil
+}
+
+// Message returns a message and its events.
+func (q *Queue) Message(ctx context.Context, id string) (*store.Message, []store.Event, error) {
+	m, err := q.st.Get(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	evs, err := q.st.Events(ctx, id)
+	return m, evs, err
+}
+
+// List lists messages.
+func (q *Queue) List(ctx context.Context, f store.Filter) ([]*store.Message, string, error) {
+	return q.st.List(ctx, f)
+}
+
+// Cancel cancels a message that is still queued.
+func (q *Queue) Cancel(ctx context.Context, id string) (*store.Message, error) {
+	return q.st.Transition(ctx, id, store.Change{From: []store.State{store.Queued}, To: store.Cancelled, Reason: "cancelled_by_client"})
+}
+
+// Requeue puts a dead-lettered or held message back in the queue with a
+// fresh attempt budget. It refuses once the message's validity has passed,
+// and when its secret params were already erased.
+func (q *Queue) Requeue(ctx context.Context, id string) (*store.Message, error) {
+	m, err := q.st.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if m.State == store.Failed && !m.Dead {
+		return nil, &store.StateError{ID: id, Have: m.State, Want: []store.State{store.Failed, store.Unknown}}
+	}
+	now := q.now()
+	if !now.Before(m.ExpiresAt) {
+		return nil, store.ErrExpired
+	}
+	if m.Erased {
+		return nil, store.ErrErased
+	}
+	out, err := q.st.Transition(ctx, id, store.Change{
+		From: []store.State{store.Failed, store.Unknown}, To: store.Queued, Reason: "requeued",
+		Mutate: func(m *store.Message) {
+			m.Attempts, m.Dead, m.DueAt = 0, false, now
+		},
+	})
+	if err == nil {
+		q.Wake()
+	}
+	return out, err
+}
+
+// Stats summarises the store.
+func (q *Queue) Stats(ctx context.Context) (store.Stats, error) { return q.st.Stats(ctx) }
+
+// DeviceStatus is one device's last known health.
+type DeviceStatus struct {
+	Name     string
+	Type     string
+	Health   drivers.Health
+	InFlight int
+}
+
+// Devices reports the devices in configuration order.
+func (q *Queue) Devices() []DeviceStatus {
+	out := make([]DeviceStatus, 0, len(q.order))
+	for _, d := range q.order {
+		d.mu.Lock()
+		out = append(out, DeviceStatus{Name: d.Name, Type: d.Type, Health: d.health, InFlight: d.inflight})
+		d.mu.Unlock()
+	}
+	return out
+}
+
+
+func phoneValue(s string) slog.Value { return phone(s).Value }

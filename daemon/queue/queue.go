@@ -1,0 +1,315 @@
+// Package queue runs the message state machine: it leases due messages to
+// devices, paces each device, classifies every outcome into retry, failure,
+// dead letter or hold, expires stale messages before they are sent late,
+// applies delivery reports, and resolves what a crash left in flight.
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"smsgw/daemon/logging"
+	"smsgw/daemon/store"
+	"smsgw/drivers"
+)
+
+// RenderFunc turns a stored message into the text and segment plan to send.
+type RenderFunc func(m *store.Message) (text string, plan drivers.SegmentPlan, err error)
+
+// Options configures a Queue.
+type Options struct {
+	Store   *store.Store
+	Devices []Device
+	// Routes maps a purpose to device names in failover order. A purpose
+	// without a route may use every device.
+	Routes map[string][]string
+	Render RenderFunc
+
+	// MaxAttempts caps the sends of one message, first attempt included.
+	MaxAttempts int
+	// BackoffInitial and BackoffMax bound the exponential retry delay; each
+	// delay is drawn uniformly from [0, min(max, initial·2^(n-1))] (full jitter).
+	BackoffInitial time.Duration
+	BackoffMax     time.Duration
+	// RetryUncertain resends after an uncertain outcome instead of holding
+	// the message in "unknown" for review.
+	RetryUncertain bool
+	// SendTimeout bounds one driver Send.
+	SendTimeout time.Duration
+	// HealthInterval is how often devices are probed.
+	HealthInterval time.Duration
+
+	Log *slog.Logger
+	Now func() time.Time
+	// Jitter returns a float in [0,1); nil means math/rand.
+	Jitter func() float64
+}
+
+// Queue is the dispatcher and the message operations built on it.
+type Queue struct {
+	opt     Options
+	st      *store.Store
+	log     *slog.Logger
+	now     func() time.Time
+	devices map[string]*device
+	order   []*device
+	wake    chan struct{}
+	sends   sync.WaitGroup
+}
+
+// leaseBatch is how many due messages one lease transaction takes.
+const leaseBatch = 128
+
+// New returns a Queue; Run starts it.
+func New(o Options) (*Queue, error) {
+	if o.Store == nil || o.Render == nil {
+		return nil, errors.New("queue: store and render are required")
+	}
+	if len(o.Devices) == 0 {
+		return nil, errors.New("queue: no devices")
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Jitter == nil {
+		o.Jitter = rand.Float64
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 5
+	}
+	if o.BackoffInitial <= 0 {
+		o.BackoffInitial = 10 * time.Second
+	}
+	if o.BackoffMax < o.BackoffInitial {
+		o.BackoffMax = max(o.BackoffInitial, 10*time.Minute)
+	}
+	if o.SendTimeout <= 0 {
+		o.SendTimeout = time.Minute
+	}
+	if o.HealthInterval <= 0 {
+		o.HealthInterval = 30 * time.Second
+	}
+	q := &Queue{
+		opt: o, st: o.Store, log: o.Log, now: o.Now,
+		devices: make(map[string]*device, len(o.Devices)),
+		wake:    make(chan struct{}, 1),
+	}
+	for _, d := range o.Devices {
+		if _, dup := q.devices[d.Name]; dup {
+			return nil, fmt.Errorf("queue: device %q configured twice", d.Name)
+		}
+		dev := &device{Device: d, health: drivers.Health{State: drivers.StateReady}}
+		q.devices[d.Name] = dev
+		q.order = append(q.order, dev)
+	}
+	for purpose, names := range o.Routes {
+		for _, n := range names {
+			if _, ok := q.devices[n]; !ok {
+				return nil, fmt.Errorf("queue: route for %q names unknown device %q", purpose, n)
+			}
+		}
+	}
+	return q, nil
+}
+
+// Wake tells the dispatcher that new work may be due.
+func (q *Queue) Wake() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run dispatches until ctx is done, then waits for sends in flight. Call
+// Recover first.
+func (q *Queue) Run(ctx context.Context) error {
+	var bg sync.WaitGroup
+	for _, d := range q.order {
+		if es, ok := d.Driver.(drivers.EventSource); ok {
+			bg.Add(1)
+			go func() {
+				defer bg.Done()
+				q.consumeEvents(ctx, d, es.Events())
+			}()
+		}
+		if hc, ok := d.Driver.(drivers.HealthChecker); ok {
+			bg.Add(1)
+			go func() {
+				defer bg.Done()
+				q.watchHealth(ctx, d, hc)
+			}()
+		}
+	}
+	q.dispatchLoop(ctx)
+	q.sends.Wait()
+	bg.Wait()
+	return nil
+}
+
+func (q *Queue) dispatchLoop(ctx context.Context) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-q.wake:
+		case <-timer.C:
+		}
+		wait := q.dispatchOnce(ctx)
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(wait)
+	}
+}
+
+// dispatchOnce leases what it can and returns how long to sleep before
+// looking again (a wake-up may come sooner).
+func (q *Queue) dispatchOnce(ctx context.Context) time.Duration {
+	const idle = 5 * time.Second
+	for ctx.Err() == nil {
+		now := q.now()
+		ids, next, err := q.st.Due(ctx, now, leaseBatch)
+		if err != nil {
+			q.log.Error("reading due messages", slog.Any("err", err))
+			return time.Second
+		}
+		if len(ids) == 0 {
+			if next.IsZero() {
+				return idle
+			}
+			return min(max(next.Sub(now), time.Millisecond), idle)
+		}
+		leased, retryAt := q.leaseBatch(ctx, ids, now)
+		if leased == 0 {
+			// Every due message waits for a device: sleep until pacing
+			// frees one, or until a send finishes and wakes us.
+			if retryAt.IsZero() {
+				return idle
+			}
+			return min(max(retryAt.Sub(now), time.Millisecond), idle)
+		}
+		if len(ids) < leaseBatch {
+			if next.IsZero() {
+				return idle
+			}
+			return min(max(next.Sub(q.now()), time.Millisecond), idle)
+		}
+	}
+	return idle
+}
+
+type plannedLease struct {
+	dev   *device
+	at    time.Time
+	parts int
+}
+
+// leaseBatch moves due messages to sending (or expired) in one transaction
+// and starts their sends. It returns how many were leased and, when some
+// could not be, the earliest time a device may take them.
+func (q *Queue) leaseBatch(ctx context.Context, ids []string, now time.Time) (int, time.Time) {
+	plan := make(map[string]plannedLease, len(ids))
+	var retryAt time.Time
+	decide := func(m *store.Message) *store.Change {
+		if m.State != store.Queued {
+			return nil
+		}
+		if !now.Before(m.ExpiresAt) {
+			return &store.Change{From: []store.State{store.Queued}, To: store.Expired, Reason: "expired_in_queue",
+				Detail: "validity passed before a device could take it"}
+		}
+		p, seen := plan[m.ID]
+		if !seen {
+			dev, at := q.pick(m, now)
+			if dev == nil {
+				if !at.IsZero() && (retryAt.IsZero() || at.Before(retryAt)) {
+					retryAt = at
+				}
+				return nil
+			}
+			p = plannedLease{dev: dev, at: now, parts: max(m.Parts, 1)}
+			plan[m.ID] = p
+		}
+		leaseUntil := now.Add(q.opt.SendTimeout + 30*time.Second)
+		return &store.Change{From: []store.State{store.Queued}, To: store.Sending, Reason: "leased", Driver: p.dev.Name,
+			Mutate: func(m *store.Message) { m.Attempts++; m.LeaseUntil = leaseUntil }}
+	}
+	changed, err := q.st.TransitionMany(ctx, ids, decide)
+	leased := make(map[string]bool, len(changed))
+	if err != nil {
+		q.log.Error("leasing messages", slog.Any("err", err))
+		changed = nil
+	}
+	for _, m := range changed {
+		switch m.State {
+		case store.Expired:
+			q.log.Info("message expired in queue", slog.String("id", m.ID), slog.String("purpose", m.Purpose))
+		case store.Sending:
+			leased[m.ID] = true
+			p := plan[m.ID]
+			q.sends.Add(1)
+			go func() {
+				defer q.sends.Done()
+				q.send(ctx, p.dev, m)
+			}()
+		}
+	}
+	for id, p := range plan {
+		if !leased[id] {
+			p.dev.unreserve(p.at, p.parts)
+		}
+	}
+	return len(leased), retryAt
+}
+
+// pick chooses the first device on the message's route that can take it now.
+func (q *Queue) pick(m *store.Message, now time.Time) (*device, time.Time) {
+	var earliest time.Time
+	for _, d := range q.route(m.Purpose) {
+		ok, at := d.reserve(now, max(m.Parts, 1))
+		if ok {
+			return d, time.Time{}
+		}
+		if !at.IsZero() && (earliest.IsZero() || at.Before(earliest)) {
+			earliest = at
+		}
+	}
+	return nil, earliest
+}
+
+func (q *Queue) route(purpose string) []*device {
+	names, ok := q.opt.Routes[purpose]
+	if !ok {
+		return q.order
+	}
+	out := make([]*device, 0, len(names))
+	for _, n := range names {
+		out = append(out, q.devices[n])
+	}
+	return out
+}
+
+// backoff is the delay before retry number attempt (1-based), with full jitter.
+func (q *Queue) backoff(attempt int) time.Duration {
+	ceiling := q.opt.BackoffInitial
+	for i := 1; i < attempt && ceiling < q.opt.BackoffMax; i++ {
+		ceiling *= 2
+	}
+	ceiling = min(ceiling, q.opt.BackoffMax)
+	return time.Duration(q.opt.Jitter() * float64(ceiling))
+}
+
+func phone(s string) slog.Attr { return slog.Any("to", logging.Phone(s)) }

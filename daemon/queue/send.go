@@ -1,0 +1,185 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"smsgw/daemon/store"
+	"smsgw/drivers"
+)
+
+// send hands one leased message to its device and records the outcome.
+// The send itself is not cancelled by shutdown: a Send cut short could
+// leave an SMS half handed over, so it runs to completion or SendTimeout.
+func (q *Queue) send(ctx context.Context, dev *device, m *store.Message) {
+	defer q.Wake()
+	defer dev.release()
+	// Transitions must land even while the daemon shuts down.
+	wctx := context.WithoutCancel(ctx)
+
+	text, plan, err := q.opt.Render(m)
+	if err != nil {
+		q.finish(wctx, m, dev, store.Failed, "render_failed", err.Error(), func(m *store.Message) {
+			m.LastError = &store.Failure{Class: string(drivers.ClassPermanent), Code: "render_failed", Detail: err.Error()}
+		})
+		return
+	}
+	// The last look at validity before the message leaves: a stale code
+	// must never be sent late.
+	if !q.now().Before(m.ExpiresAt) {
+		q.finish(wctx, m, dev, store.Expired, "expired_before_send", "validity passed while waiting for the device", nil)
+		return
+	}
+	out := &drivers.Outbound{ID: m.ID, To: m.To, Text: text, Segments: plan, ExpiresAt: m.ExpiresAt, Attempt: m.Attempts}
+	sctx, cancel := context.WithTimeout(wctx, q.opt.SendTimeout)
+	receipt, err := dev.Driver.Send(sctx, out)
+	cancel()
+
+	if err == nil {
+		detail := ""
+		if !receipt.DeliveryReports {
+			detail = "device gives no delivery reports"
+		}
+		q.finish(wctx, m, dev, store.Sent, "accepted_by_device", detail, func(m *store.Message) {
+			m.DriverRef = receipt.Ref
+			if receipt.Parts > 0 {
+				m.Parts = receipt.Parts
+			}
+			m.LastError = nil
+		})
+		return
+	}
+	de := drivers.Classify(err)
+	failure := &store.Failure{Class: string(de.Class), Code: de.Code, Detail: de.Detail}
+	setErr := func(m *store.Message) { m.LastError = failure }
+	q.log.Warn("send failed", slog.String("id", m.ID), slog.String("driver", dev.Name),
+		slog.String("class", string(de.Class)), slog.String("code", de.Code), slog.Int("attempt", m.Attempts))
+
+	switch {
+	case de.Class == drivers.ClassPermanent:
+		q.finish(wctx, m, dev, store.Failed, de.Code, de.Detail, setErr)
+	case de.Class == drivers.ClassUncertain && !q.opt.RetryUncertain:
+		q.finish(wctx, m, dev, store.Unknown, de.Code, "outcome unknown; held for review (on_uncertain: hold)", setErr)
+	case m.Attempts >= q.opt.MaxAttempts:
+		q.finish(wctx, m, dev, store.Failed, "retries_exhausted", de.Code+": "+de.Detail, func(m *store.Message) {
+			m.LastError = failure
+			m.Dead = true
+		})
+	default:
+		delay := max(q.backoff(m.Attempts), de.RetryAfter)
+		due := q.now().Add(delay)
+		if !due.Before(m.ExpiresAt) {
+			q.finish(wctx, m, dev, store.Expired, "expired_before_retry", de.Code+": the next retry would come after the validity", setErr)
+			return
+		}
+		q.finish(wctx, m, dev, store.Queued, "retry_scheduled", de.Code+": retry in "+delay.Round(time.Millisecond).String(), func(m *store.Message) {
+			m.LastError = failure
+			m.DueAt = due
+		})
+	}
+}
+
+// finish records the outcome of a send.
+func (q *Queue) finish(ctx context.Context, m *store.Message, dev *device, to store.State, reason, detail string, mutate func(*store.Message)) {
+	_, err := q.st.Transition(ctx, m.ID, store.Change{
+		From: []store.State{store.Sending}, To: to, Reason: reason, Detail: detail, Driver: dev.Name, Mutate: mutate,
+	})
+	var se *store.StateError
+	switch {
+	case errors.As(err, &se):
+		// A delivery report overtook the send's own result.
+		q.log.Debug("outcome arrived after a later state", slog.String("id", m.ID), slog.String("state", string(se.Have)))
+	case err != nil:
+		q.log.Error("recording send outcome", slog.String("id", m.ID), slog.String("to_state", string(to)), slog.Any("err", err))
+	default:
+		q.log.Info("message "+string(to), slog.String("id", m.ID), slog.String("driver", dev.Name), slog.String("reason", reason), phone(m.To))
+	}
+}
+
+// consumeEvents applies what a device reports on its own.
+func (q *Queue) consumeEvents(ctx context.Context, dev *device, events <-chan drivers.Event) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			switch ev.Kind {
+			case drivers.EventDelivery:
+				q.applyDelivery(context.WithoutCancel(ctx), dev, ev)
+			case drivers.EventInbound:
+				q.log.Info("inbound message", slog.String("driver", dev.Name), slog.Any("from", phoneValue(ev.From)))
+			case drivers.EventHeartbeat:
+				q.log.Debug("heartbeat", slog.String("driver", dev.Name))
+			}
+		}
+	}
+}
+
+func (q *Queue) applyDelivery(ctx context.Context, dev *device, ev drivers.Event) {
+	if ev.ID == "" {
+		q.log.Warn("delivery report without message id", slog.String("driver", dev.Name), slog.String("ref", ev.Ref))
+		return
+	}
+	to, reason := store.Delivered, "delivery_report"
+	if !ev.Delivered {
+		to = store.Failed
+	}
+	// A report may overtake the send's own result, or resolve a held one.
+	_, err := q.st.Transition(ctx, ev.ID, store.Change{
+		From: []store.State{store.Sending, store.Sent, store.Unknown}, To: to, Reason: reason, Detail: ev.Reason, Driver: dev.Name,
+		Mutate: func(m *store.Message) {
+			if m.DriverRef == "" {
+				m.DriverRef = ev.Ref
+			}
+			if !ev.Delivered {
+				m.LastError = &store.Failure{Class: string(drivers.ClassPermanent), Code: "delivery_report", Detail: ev.Reason}
+			}
+		},
+	})
+	var se *store.StateError
+	switch {
+	case errors.As(err, &se):
+		q.log.Debug("late or duplicate delivery report ignored", slog.String("id", ev.ID), slog.String("state", string(se.Have)))
+	case errors.Is(err, store.ErrNotFound):
+		q.log.Warn("delivery report for an unknown message", slog.String("id", ev.ID), slog.String("driver", dev.Name))
+	case err != nil:
+		q.log.Error("recording delivery report", slog.String("id", ev.ID), slog.Any("err", err))
+	default:
+		q.log.Info("message "+string(to), slog.String("id", ev.ID), slog.String("driver", dev.Name), slog.String("reason", reason))
+	}
+}
+
+// watchHealth probes a device so that routing skips it while it is down.
+func (q *Queue) watchHealth(ctx context.Context, dev *device, hc drivers.HealthChecker) {
+	probe := func() {
+		pctx, cancel := context.WithTimeout(ctx, min(q.opt.HealthInterval, 10*time.Second))
+		defer cancel()
+		h, err := hc.Health(pctx)
+		if err != nil {
+			h = drivers.Health{State: drivers.StateDown, Detail: "health check failed", LastError: err.Error(), CheckedAt: q.now()}
+		}
+		prev := dev.currentHealth()
+		dev.setHealth(h)
+		if prev.State != h.State {
+			q.log.Info("device state changed", slog.String("driver", dev.Name), slog.String("from", string(prev.State)),
+				slog.String("to", string(h.State)), slog.String("detail", h.Detail))
+			q.Wake()
+		}
+	}
+	probe()
+	t := time.NewTicker(q.opt.HealthInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			probe()
+		}
+	}
+}
