@@ -21,6 +21,10 @@ type Config struct {
 	Routes  []Route  `yaml:"routes"`
 	Health  Health   `yaml:"health"`
 	Log     Log      `yaml:"log"`
+
+	// src remembers where each key was read so that Validate can name
+	// lines; it is nil for a Config built in code.
+	src *source
 }
 
 // API configures the local HTTP API.
@@ -105,12 +109,21 @@ type Driver struct {
 	Pacing      Pacing `yaml:"pacing"`
 	Concurrency int    `yaml:"concurrency"`
 
-	// type: sim
-	Latency         Duration `yaml:"latency"`
-	Failures        Failures `yaml:"failures"`
-	DeliveryReports *bool    `yaml:"delivery_reports"`
-	DeliveryDelay   Duration `yaml:"delivery_delay"`
-	Outbox          string   `yaml:"outbox"`
+	// type: sim. The keys below are accepted only on drivers of that type
+	// (see driverTypes); omitempty keeps them out of a marshalled copy of
+	// another type's driver.
+
+	// Latency is how long a simulated send takes.
+	Latency Duration `yaml:"latency,omitempty"`
+	// Failures is the simulated failure mix.
+	Failures Failures `yaml:"failures,omitempty"`
+	// DeliveryReports makes the simulated phone report delivery.
+	DeliveryReports *bool `yaml:"delivery_reports,omitempty"`
+	// DeliveryDelay is how long after a send the delivery report comes.
+	DeliveryDelay Duration `yaml:"delivery_delay,omitempty"`
+	// Outbox is a file the simulated phone appends what it sends to;
+	// relative paths are under the working directory.
+	Outbox string `yaml:"outbox,omitempty"`
 }
 
 // Failures is the sim driver's failure mix: the probability of each outcome
@@ -176,8 +189,13 @@ type Rate struct {
 // IsZero reports whether the rate is unset.
 func (r Rate) IsZero() bool { return r.Count == 0 && r.Window == 0 }
 
-// UnmarshalText parses "N/duration".
+// UnmarshalText parses "N/duration". The empty string, which MarshalText
+// writes for an unset rate, leaves the rate unset.
 func (r *Rate) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*r = Rate{}
+		return nil
+	}
 	n, w, ok := strings.Cut(string(b), "/")
 	if !ok {
 		return fmt.Errorf("invalid rate %q (use forms like 30/30m)", b)

@@ -145,5 +145,4 @@ func (q *Queue) Devices() []DeviceStatus {
 	return out
 }
 
-
 func phoneValue(s string) slog.Value { return phone(s).Value }

@@ -88,9 +88,11 @@ func newHarness(t *testing.T, drv drivers.Driver, tweak func(*Options)) *harness
 	start := time.Now()
 	h.now.Store(&start)
 	opt := Options{
-		Store:          st,
-		Devices:        []Device{{Name: "dev", Type: "fake", Driver: drv, Concurrency: 4}},
-		Render:         func(m *store.Message) (string, drivers.SegmentPlan, error) { return "hello", drivers.SegmentPlan{Parts: []string{"hello"}}, nil },
+		Store:   st,
+		Devices: []Device{{Name: "dev", Type: "fake", Driver: drv, Concurrency: 4}},
+		Render: func(m *store.Message) (string, drivers.SegmentPlan, error) {
+			return "hello", drivers.SegmentPlan{Parts: []string{"hello"}}, nil
+		},
 		MaxAttempts:    3,
 		BackoffInitial: time.Millisecond,
 		BackoffMax:     time.Millisecond,
