@@ -86,8 +86,12 @@ func (a *app) report(cmd *cobra.Command, err error) int {
 	)
 	switch {
 	case !a.entered || errors.As(err, &usage):
+		path := "smsgw"
+		if cmd != nil {
+			path = cmd.CommandPath()
+		}
 		fmt.Fprintf(a.stderr, "smsgw: %v\n", err)
-		fmt.Fprintf(a.stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
+		fmt.Fprintf(a.stderr, "Run '%s --help' for usage.\n", path)
 		return exitUsage
 	case errors.As(err, &exit):
 		if exit.msg != "" {

@@ -1,0 +1,215 @@
+// Package daemon wires the store, policy, dispatcher and API together and
+// runs them until its context ends, then shuts them down in order: stop
+// accepting requests, let sends in flight finish, close the drivers, close
+// the store.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"smsgw/config"
+	"smsgw/daemon/api"
+	"smsgw/daemon/client"
+	"smsgw/daemon/policy"
+	"smsgw/daemon/queue"
+	"smsgw/daemon/store"
+	"smsgw/drivers"
+	"smsgw/drivers/builtin"
+)
+
+// Version is reported by the health endpoint; the CLI sets it.
+var Version = "dev"
+
+// Ready, when set, is called once the API accepts requests.
+type Hooks struct {
+	Ready func()
+}
+
+// Run runs the daemon with cfg until ctx is cancelled.
+func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	return RunWithHooks(ctx, cfg, log, Hooks{})
+}
+
+// RunWithHooks is Run with callbacks for the service manager.
+func RunWithHooks(ctx context.Context, cfg *config.Config, log *slog.Logger, hooks Hooks) (err error) {
+	started := time.Now()
+	st, err := store.Open(store.Options{
+		Dir:            cfg.Store.Dir,
+		Retention:      cfg.Store.Retention.Duration,
+		IdempotencyTTL: cfg.API.IdempotencyTTL.Duration,
+		Log:            log.With(slog.String("component", "store")),
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := st.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+
+	devices, closeDrivers, err := openDevices(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeDrivers()
+
+	pol := policy.New(cfg)
+	q, err := queue.New(queue.Options{
+		Store:          st,
+		Devices:        devices,
+		Routes:         routes(cfg),
+		Render:         renderer(cfg),
+		MaxAttempts:    cfg.Queue.MaxAttempts,
+		BackoffInitial: cfg.Queue.Backoff.Initial.Duration,
+		BackoffMax:     cfg.Queue.Backoff.Max.Duration,
+		RetryUncertain: cfg.Queue.OnUncertain == "retry",
+		SendTimeout:    cfg.Queue.SendTimeout.Duration,
+		HealthInterval: cfg.Health.Interval.Duration,
+		Log:            log.With(slog.String("component", "queue")),
+	})
+	if err != nil {
+		return err
+	}
+	if err := q.Recover(ctx); err != nil {
+		return err
+	}
+
+	mode, err := strconv.ParseUint(cfg.API.SocketMode, 8, 32)
+	if err != nil {
+		return fmt.Errorf("api.socket_mode %q: %w", cfg.API.SocketMode, err)
+	}
+	ln, err := api.ListenUnix(cfg.API.Socket, os.FileMode(mode))
+	if err != nil {
+		return err
+	}
+	srv := api.New(api.Options{
+		Backend: backend{Queue: q, started: started},
+		Policy:  pol,
+		Config:  cfg.API,
+		Log:     log.With(slog.String("component", "api")),
+	})
+
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		errs <- q.Run(runCtx)
+	}()
+	go func() {
+		defer wg.Done()
+		st.RunGC(runCtx, cfg.Store.GCInterval.Duration)
+	}()
+	go func() {
+		defer wg.Done()
+		errs <- srv.Serve(runCtx, ln)
+	}()
+	log.Info("smsgw ready", slog.String("socket", cfg.API.Socket), slog.String("store", cfg.Store.Dir),
+		slog.Int("drivers", len(devices)), slog.String("version", Version))
+	if hooks.Ready != nil {
+		hooks.Ready()
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errs:
+	}
+	log.Info("smsgw stopping")
+	stop()
+	wg.Wait()
+	_ = os.Remove(cfg.API.Socket)
+	if runErr != nil {
+		return runErr
+	}
+	return nil
+}
+
+func openDevices(ctx context.Context, cfg *config.Config, log *slog.Logger) ([]queue.Device, func(), error) {
+	var devices []queue.Device
+	closeAll := func() {
+		for _, d := range devices {
+			if err := d.Driver.Close(); err != nil {
+				log.Warn("closing driver", slog.String("driver", d.Name), slog.Any("err", err))
+			}
+		}
+	}
+	for _, dc := range cfg.Drivers {
+		drv, err := builtin.Open(ctx, dc, log.With(slog.String("driver", dc.Name)))
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("driver %s: %w", dc.Name, err)
+		}
+		devices = append(devices, queue.Device{
+			Name: dc.Name, Type: dc.Type, Driver: drv, Concurrency: dc.Concurrency,
+			Every: dc.Pacing.Every.Duration, MaxParts: dc.Pacing.Max.Count, Window: dc.Pacing.Max.Window,
+		})
+	}
+	return devices, closeAll, nil
+}
+
+func routes(cfg *config.Config) map[string][]string {
+	out := map[string][]string{}
+	for _, r := range cfg.Routes {
+		for _, p := range r.Purposes {
+			out[p] = append(out[p], r.Drivers...)
+		}
+	}
+	return out
+}
+
+// renderer renders a stored message from its template at send time, so the
+// text itself is never stored.
+func renderer(cfg *config.Config) queue.RenderFunc {
+	return func(m *store.Message) (string, drivers.SegmentPlan, error) {
+		tpl, ok := cfg.Policy.Templates[m.Template]
+		if !ok {
+			return "", drivers.SegmentPlan{}, fmt.Errorf("template %q is no longer configured", m.Template)
+		}
+		if m.Erased {
+			return "", drivers.SegmentPlan{}, errors.New("the message's secret params were erased")
+		}
+		return policy.Render(tpl, m.Params)
+	}
+}
+
+// backend adapts the queue to what the API needs.
+type backend struct {
+	*queue.Queue
+	started time.Time
+}
+
+func (b backend) Health(ctx context.Context) client.Health {
+	h := client.Health{Status: "ok", Version: Version, UptimeSeconds: time.Since(b.started).Seconds()}
+	ready := 0
+	for _, d := range b.Devices() {
+		state := d.Health.State
+		if state == "" {
+			state = drivers.StateReady
+		}
+		if state != drivers.StateDown {
+			ready++
+		}
+		h.Devices = append(h.Devices, client.Device{
+			Name: d.Name, Type: d.Type, State: string(state), Detail: d.Health.Detail,
+			LastError: d.Health.LastError, CheckedAt: d.Health.CheckedAt,
+		})
+	}
+	switch {
+	case ready == 0:
+		h.Status = "down"
+	case ready < len(h.Devices):
+		h.Status = "degraded"
+	}
+	return h
+}
