@@ -19,7 +19,7 @@ import (
 
 // startDaemon runs `smsgw run` (this test binary, through testscript.Main)
 // with cfg in dir and waits until it answers.
-func startDaemon(t *testing.T, dir, cfg string) (*exec.Cmd, *client.Client) {
+func startDaemon(t testing.TB, dir, cfg string) (*exec.Cmd, *client.Client) {
 	t.Helper()
 	bin, err := exec.LookPath("smsgw")
 	must(t, err)

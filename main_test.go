@@ -75,7 +75,7 @@ func captureID(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv("ID", m[1])
 }
 
-func shortTempDir(t *testing.T) string {
+func shortTempDir(t testing.TB) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "smsgw")
 	if err != nil {
@@ -85,7 +85,7 @@ func shortTempDir(t *testing.T) string {
 	return filepath.Clean(dir)
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

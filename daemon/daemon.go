@@ -27,9 +27,12 @@ import (
 // Version is reported by the health endpoint; the CLI sets it.
 var Version = "dev"
 
-// Ready, when set, is called once the API accepts requests.
+// Hooks are callbacks for a service manager.
 type Hooks struct {
+	// Ready is called once the API accepts requests.
 	Ready func()
+	// Stopping is called when shutdown begins.
+	Stopping func()
 }
 
 // Run runs the daemon with cfg until ctx is cancelled.
@@ -126,6 +129,9 @@ func RunWithHooks(ctx context.Context, cfg *config.Config, log *slog.Logger, hoo
 	case runErr = <-errs:
 	}
 	log.Info("smsgw stopping")
+	if hooks.Stopping != nil {
+		hooks.Stopping()
+	}
 	stop()
 	wg.Wait()
 	_ = os.Remove(cfg.API.Socket)

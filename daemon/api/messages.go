@@ -13,6 +13,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"smsgw/daemon/client"
+	"smsgw/daemon/logging"
 	"smsgw/daemon/policy"
 	"smsgw/daemon/store"
 )
@@ -47,7 +48,7 @@ func (s *Server) view(m *store.Message, events []store.Event, masked bool) clien
 		ExpiresAt:   m.ExpiresAt,
 	}
 	if masked {
-		v.To = policy.MaskNumber(m.To)
+		v.To = logging.MaskPhone(m.To)
 	}
 	if len(m.Params) > 0 {
 		v.Params = make(map[string]string, len(m.Params))

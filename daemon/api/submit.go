@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"smsgw/daemon/client"
+	"smsgw/daemon/logging"
 	"smsgw/daemon/policy"
 	"smsgw/daemon/store"
 )
@@ -89,7 +90,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	}
 
 	s.log.DebugContext(r.Context(), "message accepted", "id", m.ID, "client", clientName,
-		"to", policy.MaskNumber(m.To), "purpose", m.Purpose, "template", m.Template, "parts", m.Parts)
+		"to", logging.MaskPhone(m.To), "purpose", m.Purpose, "template", m.Template, "parts", m.Parts)
 	w.Header().Set("Location", "/v1/messages/"+m.ID)
 	writeBody(w, http.StatusAccepted, body)
 }

@@ -1,8 +1,14 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
 
+	sddaemon "github.com/coreos/go-systemd/v22/daemon"
 	"github.com/spf13/cobra"
 
 	"smsgw/daemon"
@@ -26,7 +32,32 @@ func (a *app) runCmd() *cobra.Command {
 				return fmt.Errorf("config log: %w", err)
 			}
 			daemon.Version = Version
-			return daemon.Run(cmd.Context(), cfg, log)
+			ctx, stop := context.WithCancel(cmd.Context())
+			defer stop()
+			go ignoreHangup(ctx, log)
+			return daemon.RunWithHooks(ctx, cfg, log, daemon.Hooks{
+				// Under systemd (Type=notify) these tell the manager when the
+				// socket is ready and when shutdown begins; elsewhere they do nothing.
+				Ready:    func() { _, _ = sddaemon.SdNotify(false, sddaemon.SdNotifyReady) },
+				Stopping: func() { _, _ = sddaemon.SdNotify(false, sddaemon.SdNotifyStopping) },
+			})
 		}),
+	}
+}
+
+// ignoreHangup keeps SIGHUP from killing the daemon. Reloading the
+// configuration in place is not supported yet; a restart applies changes,
+// and the queue survives it.
+func ignoreHangup(ctx context.Context, log *slog.Logger) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGHUP)
+	defer signal.Stop(ch)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ch:
+			log.Warn("SIGHUP received: reloading is not supported yet; restart smsgw to apply a new configuration (queued messages are kept)")
+		}
 	}
 }

@@ -47,17 +47,6 @@ var e164 = regexp.MustCompile(`^\+[1-9][0-9]{7,14}$`)
 // +33612345678.
 func IsE164(s string) bool { return e164.MatchString(s) }
 
-// MaskNumber hides the middle of a phone number for logs and lists: the first
-// four and the last two characters stay, each other one becomes a star
-// (+33612345678 → +336******78). Strings too short to keep anything hidden are
-// starred entirely.
-func MaskNumber(s string) string {
-	const head, tail = 4, 2
-	if len(s) <= head+tail {
-		return strings.Repeat("*", len(s))
-	}
-	return s[:head] + strings.Repeat("*", len(s)-head-tail) + s[len(s)-tail:]
-}
 
 // Refusal says why a request was refused. Code, Field and Detail describe the
 // first problem found; Errors lists every problem, the first included, so a

@@ -248,20 +248,6 @@ func TestRefusalDoesNotEchoValues(t *testing.T) {
 	}
 }
 
-func TestMaskNumber(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"+33612345678", "+336******78"},
-		{"+4915112345678", "+491********78"},
-		{"+1234567", "+123**67"},
-		{"+12345", "******"},
-		{"", ""},
-	}
-	for _, tt := range tests {
-		if got := MaskNumber(tt.in); got != tt.want {
-			t.Errorf("MaskNumber(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
 
 func TestIsE164(t *testing.T) {
 	tests := []struct {

@@ -55,14 +55,15 @@ func BadgerOptions(dir string, inMemory bool, log *slog.Logger) badger.Options {
 		WithSyncWrites(true).
 		WithDetectConflicts(true).
 		WithNumVersionsToKeep(1).
-		WithMemTableSize(8 << 20).
+		WithMemTableSize(4 << 20).
+		WithValueThreshold(64 << 10).
 		WithNumMemtables(2).
 		WithNumLevelZeroTables(2).
 		WithNumLevelZeroTablesStall(4).
-		WithBaseTableSize(2 << 20).
+		WithBaseTableSize(1 << 20).
 		WithNumCompactors(2).
-		WithCompression(options.None).
-		WithBlockCacheSize(0).
+		WithCompression(options.Snappy).
+		WithBlockCacheSize(8 << 20).
 		WithIndexCacheSize(0).
 		WithValueLogFileSize(16 << 20).
 		WithMetricsEnabled(false).

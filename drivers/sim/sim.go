@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"smsgw/daemon/logging"
 	"smsgw/drivers"
 )
 
@@ -311,21 +312,21 @@ func (d *Driver) handoff(ctx context.Context, m *drivers.Outbound) (drivers.Rece
 	o := d.opts
 	switch x := d.rand(); {
 	case x < o.Transient:
-		d.log.Debug("sim: transient failure", "id", m.ID, "to", mask(m.To))
+		d.log.Debug("sim: transient failure", "id", m.ID, "to", logging.Phone(m.To))
 		return drivers.Receipt{}, drivers.Transient(CodeTransient, "simulated transient failure", nil)
 	case x < o.Transient+o.Permanent:
-		d.log.Debug("sim: permanent failure", "id", m.ID, "to", mask(m.To))
+		d.log.Debug("sim: permanent failure", "id", m.ID, "to", logging.Phone(m.To))
 		return drivers.Receipt{}, drivers.Permanent(CodePermanent, "simulated permanent failure", nil)
 	case x < o.Transient+o.Permanent+o.Uncertain:
 		left := d.rand() < 0.5
 		if left {
 			d.leave(m, true)
 		}
-		d.log.Debug("sim: uncertain outcome", "id", m.ID, "to", mask(m.To), "left", left)
+		d.log.Debug("sim: uncertain outcome", "id", m.ID, "to", logging.Phone(m.To), "left", left)
 		return drivers.Receipt{}, drivers.Uncertain(CodeUncertain, "simulated uncertain outcome", nil)
 	}
 	r := d.leave(m, false)
-	d.log.Debug("sim: sent", "id", m.ID, "to", mask(m.To), "ref", r.Ref, "parts", r.Parts)
+	d.log.Debug("sim: sent", "id", m.ID, "to", logging.Phone(m.To), "ref", r.Ref, "parts", r.Parts)
 	return r.receipt(), nil
 }
 
@@ -552,7 +553,7 @@ func (d *Driver) InjectInbound(from, text string) {
 	if d.closed {
 		return
 	}
-	d.log.Debug("sim: inbound message", "from", mask(from))
+	d.log.Debug("sim: inbound message", "from", logging.Phone(from))
 	d.emit(drivers.Event{Kind: drivers.EventInbound, From: from, Text: text, At: time.Now().UTC()})
 }
 

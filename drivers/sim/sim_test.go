@@ -795,20 +795,6 @@ func (s *safeBuffer) String() string {
 	return s.b.String()
 }
 
-func TestMask(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"+33612345678", "+336******78"},
-		{"+4915112345678", "+491********78"},
-		{"1234567", "1234*67"},
-		{"123456", "******"},
-		{"", ""},
-	}
-	for _, tt := range tests {
-		if got := mask(tt.in); got != tt.want {
-			t.Errorf("mask(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
 
 func BenchmarkSend(b *testing.B) {
 	d, err := New("bench", Options{DeliveryReports: true, EventBuffer: 1}, nil)
