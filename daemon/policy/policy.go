@@ -47,7 +47,6 @@ var e164 = regexp.MustCompile(`^\+[1-9][0-9]{7,14}$`)
 // +33612345678.
 func IsE164(s string) bool { return e164.MatchString(s) }
 
-
 // Refusal says why a request was refused. Code, Field and Detail describe the
 // first problem found; Errors lists every problem, the first included, so a
 // client can fix them all at once.

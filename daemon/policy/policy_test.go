@@ -248,7 +248,6 @@ func TestRefusalDoesNotEchoValues(t *testing.T) {
 	}
 }
 
-
 func TestIsE164(t *testing.T) {
 	tests := []struct {
 		in   string

@@ -795,7 +795,6 @@ func (s *safeBuffer) String() string {
 	return s.b.String()
 }
 
-
 func BenchmarkSend(b *testing.B) {
 	d, err := New("bench", Options{DeliveryReports: true, EventBuffer: 1}, nil)
 	if err != nil {
