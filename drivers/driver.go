@@ -151,3 +151,37 @@ type Event struct {
 	Text string
 	At   time.Time
 }
+
+// Diagnoser is implemented by drivers that can examine their device and say
+// in plain words what is wrong and what to do. `smsgw doctor` calls it with
+// a driver that was opened but has not sent anything.
+type Diagnoser interface {
+	Diagnose(ctx context.Context) Diagnosis
+}
+
+// Diagnosis is the result of Diagnose.
+type Diagnosis struct {
+	Checks []Check `json:"checks"`
+	// OK is true when the device can send.
+	OK bool `json:"ok"`
+	// Verdict is one sentence for the technician.
+	Verdict string `json:"verdict"`
+}
+
+// Check is one step of a diagnosis, such as "SIM ready" or "signal".
+type Check struct {
+	Name string `json:"name"`
+	// Status is "ok", "warn" or "fail".
+	Status string `json:"status"`
+	// Detail is what was found, e.g. "-71 dBm (good)".
+	Detail string `json:"detail,omitempty"`
+	// Fix says what to do when Status is not ok.
+	Fix string `json:"fix,omitempty"`
+}
+
+// Check statuses.
+const (
+	CheckOK   = "ok"
+	CheckWarn = "warn"
+	CheckFail = "fail"
+)

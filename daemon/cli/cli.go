@@ -173,6 +173,7 @@ func (a *app) rootCmd() *cobra.Command {
 		a.healthCmd(),
 		a.statsCmd(),
 		a.configCmd(),
+		a.doctorCmd(),
 		a.versionCmd(),
 	)
 	return root

@@ -625,3 +625,26 @@ func cancelled(ctx context.Context) *drivers.Error {
 func closedErr() *drivers.Error {
 	return drivers.Transient(CodeClosed, "driver closed before the message left", nil)
 }
+
+// Diagnose reports the simulated phone's state as `smsgw doctor` shows it.
+func (d *Driver) Diagnose(ctx context.Context) drivers.Diagnosis {
+	h, err := d.Health(ctx)
+	if err != nil || h.State == drivers.StateDown {
+		detail := h.Detail
+		if err != nil {
+			detail = err.Error()
+		}
+		return drivers.Diagnosis{
+			Checks:  []drivers.Check{{Name: "simulated phone", Status: drivers.CheckFail, Detail: detail, Fix: "the simulated phone was set down; restart smsgw"}},
+			Verdict: "the simulated phone is down",
+		}
+	}
+	return drivers.Diagnosis{
+		Checks: []drivers.Check{
+			{Name: "simulated phone", Status: drivers.CheckOK, Detail: "ready; nothing leaves this machine"},
+			{Name: "delivery reports", Status: drivers.CheckOK, Detail: fmt.Sprintf("%v", d.opts.DeliveryReports)},
+		},
+		OK:      true,
+		Verdict: "ready: messages are simulated, not sent to any network",
+	}
+}

@@ -860,3 +860,18 @@ func TestNoMemoryOfEarlierRunsWithoutOutbox(t *testing.T) {
 		t.Fatalf("status of a new unknown message: %+v %v", st, err)
 	}
 }
+
+func TestDiagnose(t *testing.T) {
+	d, err := New("sim", Options{DeliveryReports: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if got := d.Diagnose(context.Background()); !got.OK || len(got.Checks) == 0 {
+		t.Fatalf("ready sim: %+v", got)
+	}
+	d.SetDown("unplugged")
+	if got := d.Diagnose(context.Background()); got.OK || got.Checks[0].Status != drivers.CheckFail {
+		t.Fatalf("down sim: %+v", got)
+	}
+}
