@@ -44,8 +44,10 @@ type API struct {
 
 // Client is an app allowed to submit messages.
 type Client struct {
-	Name     string   `yaml:"name"`
-	UnixUIDs []int    `yaml:"unix_uids"`
+	Name     string `yaml:"name"`
+	UnixUIDs []int  `yaml:"unix_uids"`
+	// Purposes lists what the client may send; a purpose not listed is
+	// refused with purpose_not_allowed_for_client.
 	Purposes []string `yaml:"purposes"`
 }
 
@@ -56,12 +58,60 @@ type Store struct {
 	Retention Duration `yaml:"retention"`
 	// GCInterval is how often value-log garbage collection runs.
 	GCInterval Duration `yaml:"gc_interval"`
+	// EncryptionKeyFile, when set, names a file holding a 16, 24 or 32
+	// byte AES key (raw, or hex-encoded) with which Badger encrypts its
+	// files at rest.
+	EncryptionKeyFile string `yaml:"encryption_key_file"`
 }
 
 // Policy says which messages are acceptable.
 type Policy struct {
+	// DefaultRegion is the ISO 3166 region (such as FR) used to read
+	// numbers written without a country code. Empty: numbers must start
+	// with + and the country code.
+	DefaultRegion string `yaml:"default_region"`
+	// AllowedCountries lists the ISO 3166 regions a message may go to;
+	// empty allows every region.
+	AllowedCountries []string `yaml:"allowed_countries"`
+	// RefuseFixedLine refuses numbers known to be fixed lines, which
+	// cannot receive SMS in most countries.
+	RefuseFixedLine bool `yaml:"refuse_fixed_line"`
+	// Limits are the rate limits over every purpose.
+	Limits Limits `yaml:"limits"`
+	// OptOut configures the replies to opt-out and opt-in keywords.
+	OptOut OptOut `yaml:"opt_out"`
+
 	Purposes  map[string]Purpose  `yaml:"purposes"`
 	Templates map[string]Template `yaml:"templates"`
+}
+
+// Limits are sliding-window rate limits; an unset rate is no limit. They
+// count accepted messages and survive restarts.
+type Limits struct {
+	// PerRecipient caps the messages to one number.
+	PerRecipient Rate `yaml:"per_recipient"`
+	// PerClient caps the messages of one client.
+	PerClient Rate `yaml:"per_client"`
+	// Global caps every message together.
+	Global Rate `yaml:"global"`
+}
+
+// PurposeLimits are the rate limits of one purpose.
+type PurposeLimits struct {
+	// PerRecipient caps the messages of this purpose to one number.
+	PerRecipient Rate `yaml:"per_recipient"`
+	// PerClient caps the messages of this purpose from one client.
+	PerClient Rate `yaml:"per_client"`
+}
+
+// OptOut configures the confirmations sent when someone texts a keyword.
+type OptOut struct {
+	// StopReply names a template without params sent once to a number
+	// that just opted out. Empty: no reply.
+	StopReply string `yaml:"stop_reply"`
+	// StartReply names a template without params sent to a number that
+	// just opted back in. Empty: no reply.
+	StartReply string `yaml:"start_reply"`
 }
 
 // Purpose is a reason to send a message, such as a one-time code.
@@ -69,6 +119,16 @@ type Purpose struct {
 	// TTL is how long a message stays worth sending.
 	TTL       Duration `yaml:"ttl"`
 	Templates []string `yaml:"templates"`
+	// AllowFreeText lets clients send their own text instead of a
+	// template. Default: false.
+	AllowFreeText bool `yaml:"allow_free_text"`
+	// MaxSegments caps the SMS parts of one message; 0 means no cap.
+	MaxSegments int `yaml:"max_segments"`
+	// RequiresConsent refuses numbers without a consent record for the
+	// purpose.
+	RequiresConsent bool `yaml:"requires_consent"`
+	// Limits are this purpose's own rate limits.
+	Limits PurposeLimits `yaml:"limits"`
 }
 
 // Template is a message text with declared parameters.
@@ -83,6 +143,9 @@ type Param struct {
 	// Secret params (one-time codes) are never logged and are erased once
 	// the message is terminal.
 	Secret bool `yaml:"secret"`
+	// Pattern, when set, is a regular expression the whole value must
+	// match, such as ^[0-9]{4,8}$.
+	Pattern string `yaml:"pattern"`
 }
 
 // Queue configures retries and uncertain outcomes.
@@ -124,6 +187,18 @@ type Driver struct {
 	// Outbox is a file the simulated phone appends what it sends to;
 	// relative paths are under the working directory.
 	Outbox string `yaml:"outbox,omitempty"`
+
+	// Options of the other types live under a key named after the type
+	// (see driver_<type>.go): one typed block per driver, so a technician
+	// swapping drivers replaces one block.
+
+	// SMSService configures type smsservice, and the phone app that type
+	// adb reaches in forward mode.
+	SMSService *SMSServiceOptions `yaml:"smsservice,omitempty"`
+	// ADB configures type adb.
+	ADB *ADBOptions `yaml:"adb,omitempty"`
+	// Modem configures type modem.
+	Modem *ModemOptions `yaml:"modem,omitempty"`
 }
 
 // Failures is the sim driver's failure mix: the probability of each outcome

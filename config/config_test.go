@@ -124,7 +124,7 @@ var badFiles = []struct {
 	{"drivers.yaml", false, []string{
 		":9: drivers[0].failures: transient + permanent + uncertain must be at most 1, got 1.1",
 		`:10: drivers[1].name: duplicate driver name "sim" (also drivers[0])`,
-		`:11: drivers[1].type: unknown driver type "simm" (known: sim)`,
+		`:11: drivers[1].type: unknown driver type "simm" (known: sim, smsservice, adb, modem)`,
 		":13: drivers[2].name: a driver needs a name",
 		":14: drivers[2].concurrency: must be at least 1, got -2",
 		":15: drivers[2].latency: must not be negative, got -1s",
@@ -402,7 +402,7 @@ func TestDriverTypeTable(t *testing.T) {
 	if want := []string{"name", "type", "pacing", "concurrency"}; !slices.Equal(common, want) {
 		t.Errorf("keys common to every driver type = %v, want %v; give a new key to its type in driverTypes", common, want)
 	}
-	if !slices.Equal(KnownDriverTypes, []string{"sim"}) {
+	if !slices.Equal(KnownDriverTypes, []string{"sim", "smsservice", "adb", "modem"}) {
 		t.Errorf("KnownDriverTypes = %v", KnownDriverTypes)
 	}
 }
@@ -662,8 +662,12 @@ func TestDefault(t *testing.T) {
 		t.Errorf("socket %q, store %q; want them relative to the working directory", c.API.Socket, c.Store.Dir)
 	}
 	wantPurposes := map[string]Purpose{
-		"otp":      {TTL: Duration{5 * time.Minute}, Templates: []string{"otp_code"}},
+		"otp": {TTL: Duration{5 * time.Minute}, Templates: []string{"otp_code"}, MaxSegments: 1,
+			Limits: PurposeLimits{PerRecipient: Rate{Count: 10, Window: time.Hour}}},
 		"reminder": {TTL: Duration{12 * time.Hour}, Templates: []string{"appointment_reminder"}},
+	}
+	if want := (Rate{Count: 20, Window: time.Hour}); c.Policy.Limits.PerRecipient != want {
+		t.Errorf("policy.limits.per_recipient = %v, want %v", c.Policy.Limits.PerRecipient, want)
 	}
 	if !reflect.DeepEqual(c.Policy.Purposes, wantPurposes) {
 		t.Errorf("purposes = %+v", c.Policy.Purposes)
@@ -671,7 +675,7 @@ func TestDefault(t *testing.T) {
 	wantTemplates := map[string]Template{
 		"otp_code": {
 			Text:   "Your code is {{.code}}. It expires in 5 minutes.",
-			Params: map[string]Param{"code": {Secret: true}},
+			Params: map[string]Param{"code": {Secret: true, Pattern: "^[0-9A-Za-z]{4,10}$"}},
 		},
 		"appointment_reminder": {
 			Text:   "Reminder: your appointment is on {{.when}} at {{.where}}.",

@@ -83,6 +83,9 @@ func (c *Config) ApplyDefaults() {
 				d.Concurrency = t.concurrency
 			}
 		}
+		if t, ok := lookupDriverType(driverTypes, d.Type); ok && t.defaults != nil {
+			t.defaults(d)
+		}
 	}
 	if len(c.Routes) == 0 && len(c.Drivers) > 0 && len(c.Policy.Purposes) > 0 {
 		r := Route{Purposes: slices.Sorted(maps.Keys(c.Policy.Purposes))}

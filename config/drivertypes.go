@@ -13,6 +13,10 @@ type driverType struct {
 	concurrency int
 	// paths returns the driver's file paths that Resolve makes absolute.
 	paths func(d *Driver) []*string
+	// defaults, when set, fills the type's unset options.
+	defaults func(d *Driver)
+	// validate, when set, reports the type's option problems (no I/O).
+	validate func(v *validator, path string, d *Driver)
 }
 
 // driverTypes is the table of known driver types, in documentation order.
@@ -22,6 +26,27 @@ var driverTypes = []driverType{
 		keys:        []string{"latency", "failures", "delivery_reports", "delivery_delay", "outbox"},
 		concurrency: 4,
 		paths:       func(d *Driver) []*string { return []*string{&d.Outbox} },
+	},
+	{
+		name:     "smsservice",
+		keys:     []string{"smsservice"},
+		paths:    smsservicePaths,
+		defaults: smsserviceDefaults,
+		validate: smsserviceValidate,
+	},
+	{
+		name:     "adb",
+		keys:     []string{"adb", "smsservice"},
+		paths:    adbPaths,
+		defaults: adbDefaults,
+		validate: adbValidate,
+	},
+	{
+		name:     "modem",
+		keys:     []string{"modem"},
+		paths:    modemPaths,
+		defaults: modemDefaults,
+		validate: modemValidate,
 	},
 }
 

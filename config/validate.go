@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -190,8 +191,11 @@ func (c *Config) validatePolicy(v *validator) {
 		p := c.Policy.Purposes[name]
 		path := "policy.purposes." + name
 		positive(v, path+".ttl", p.TTL)
-		if len(p.Templates) == 0 {
-			v.add(path+".templates", "a purpose needs at least one template")
+		if len(p.Templates) == 0 && !p.AllowFreeText {
+			v.add(path+".templates", "a purpose needs at least one template, or allow_free_text: true")
+		}
+		if p.MaxSegments < 0 {
+			v.add(path+".max_segments", "must not be negative, got %d", p.MaxSegments)
 		}
 		for i, t := range p.Templates {
 			if _, ok := c.Policy.Templates[t]; !ok {
@@ -202,6 +206,33 @@ func (c *Config) validatePolicy(v *validator) {
 	for _, name := range slices.Sorted(maps.Keys(c.Policy.Templates)) {
 		validateTemplate(v, "policy.templates."+name, c.Policy.Templates[name])
 	}
+	if r := c.Policy.DefaultRegion; r != "" && !isRegion(r) {
+		v.add("policy.default_region", "%q is not an ISO 3166 region code such as FR or DE", r)
+	}
+	for i, r := range c.Policy.AllowedCountries {
+		if !isRegion(r) {
+			v.add(fmt.Sprintf("policy.allowed_countries[%d]", i), "%q is not an ISO 3166 region code such as FR or DE", r)
+		}
+	}
+	for _, r := range []struct{ key, name string }{{"stop_reply", c.Policy.OptOut.StopReply}, {"start_reply", c.Policy.OptOut.StartReply}} {
+		key, name := r.key, r.name
+		if name == "" {
+			continue
+		}
+		t, ok := c.Policy.Templates[name]
+		switch {
+		case !ok:
+			v.add("policy.opt_out."+key, "unknown template %q%s", name, knownList(c.Policy.Templates))
+		case len(t.Params) > 0:
+			v.add("policy.opt_out."+key, "template %q has params; a reply template must have none", name)
+		}
+	}
+}
+
+// isRegion reports whether s looks like an ISO 3166-1 alpha-2 code in
+// upper case. Whether the region exists is for the number library to say.
+func isRegion(s string) bool {
+	return len(s) == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z'
 }
 
 // validateTemplate checks that t.Text parses and that the parameters it
@@ -224,6 +255,11 @@ func validateTemplate(v *validator, path string, t Template) {
 	for _, p := range slices.Sorted(maps.Keys(t.Params)) {
 		if !used[p] {
 			v.add(path+".params."+p, "declared but not used in the text")
+		}
+		if pat := t.Params[p].Pattern; pat != "" {
+			if _, err := regexp.Compile(pat); err != nil {
+				v.add(path+".params."+p+".pattern", "does not compile: %v", err)
+			}
 		}
 	}
 }
@@ -342,7 +378,9 @@ func (c *Config) validateDrivers(v *validator) {
 		default:
 			names[d.Name] = i
 		}
-		switch _, known := lookupDriverType(driverTypes, d.Type); {
+		switch t, known := lookupDriverType(driverTypes, d.Type); {
+		case known && t.validate != nil:
+			t.validate(v, path, &c.Drivers[i])
 		case d.Type == "":
 			v.add(path+".type", "a driver needs a type (%s)", strings.Join(driverTypeNames(driverTypes), ", "))
 		case !known:

@@ -43,10 +43,15 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 // RunWithHooks is Run with callbacks for the service manager.
 func RunWithHooks(ctx context.Context, cfg *config.Config, log *slog.Logger, hooks Hooks) (err error) {
 	started := time.Now()
+	encKey, err := store.ReadEncryptionKey(cfg.Store.EncryptionKeyFile)
+	if err != nil {
+		return err
+	}
 	st, err := store.Open(store.Options{
 		Dir:            cfg.Store.Dir,
 		Retention:      cfg.Store.Retention.Duration,
 		IdempotencyTTL: cfg.API.IdempotencyTTL.Duration,
+		EncryptionKey:  encKey,
 		Log:            log.With(slog.String("component", "store")),
 	})
 	if err != nil {
@@ -76,6 +81,8 @@ func RunWithHooks(ctx context.Context, cfg *config.Config, log *slog.Logger, hoo
 		RetryUncertain: cfg.Queue.OnUncertain == "retry",
 		SendTimeout:    cfg.Queue.SendTimeout.Duration,
 		HealthInterval: cfg.Health.Interval.Duration,
+		Numbers:        pol.Numbers(),
+		Reply:          pol.Reply,
 		Log:            log.With(slog.String("component", "queue")),
 	})
 	if err != nil {
@@ -95,6 +102,7 @@ func RunWithHooks(ctx context.Context, cfg *config.Config, log *slog.Logger, hoo
 	}
 	srv := api.New(api.Options{
 		Backend: backend{Queue: q, started: started},
+		Lists:   q,
 		Policy:  pol,
 		Config:  cfg.API,
 		Log:     log.With(slog.String("component", "api")),
@@ -178,6 +186,12 @@ func routes(cfg *config.Config) map[string][]string {
 // text itself is never stored.
 func renderer(cfg *config.Config) queue.RenderFunc {
 	return func(m *store.Message) (string, drivers.SegmentPlan, error) {
+		if m.Template == "" {
+			if m.Text == "" {
+				return "", drivers.SegmentPlan{}, errors.New("the message's text was erased")
+			}
+			return m.Text, policy.Plan(m.Text), nil
+		}
 		tpl, ok := cfg.Policy.Templates[m.Template]
 		if !ok {
 			return "", drivers.SegmentPlan{}, fmt.Errorf("template %q is no longer configured", m.Template)

@@ -36,7 +36,10 @@ import (
 
 // Backend is what the API needs from the store and the queue.
 type Backend interface {
-	Submit(ctx context.Context, m *store.Message, idem *store.Idempotency) error // returns *store.DuplicateKeyError if the key exists
+	// Submit stores m after the checks of adm; it returns
+	// *store.DuplicateKeyError if the key exists, store.ErrOptedOut,
+	// store.ErrConsentMissing or *store.RateLimitError.
+	Submit(ctx context.Context, m *store.Message, idem *store.Idempotency, adm store.Admission) error
 	Message(ctx context.Context, id string) (*store.Message, []store.Event, error)
 	List(ctx context.Context, f store.Filter) ([]*store.Message, string, error) // next cursor
 	Cancel(ctx context.Context, id string) (*store.Message, error)              // *store.StateError unless queued
@@ -45,11 +48,24 @@ type Backend interface {
 	Health(ctx context.Context) client.Health
 }
 
+// Lists is what the API needs for the opt-out list, consents and the
+// journal. Numbers are in E.164 form.
+type Lists interface {
+	SetOptOut(ctx context.Context, e164 string, out bool, source, keyword string) (changed bool, err error)
+	OptOuts(ctx context.Context) ([]store.OptOut, error)
+	SetConsent(ctx context.Context, e164, purpose string, give bool, source string) (changed bool, err error)
+	Consents(ctx context.Context, e164 string) ([]store.Consent, error)
+	Journal(ctx context.Context, since time.Time, limit int) ([]store.JournalEntry, error)
+}
+
 // Options configures a Server. Backend and Policy are required.
 type Options struct {
 	Backend Backend
-	Policy  *policy.Policy
-	Config  config.API
+	// Lists serves /v1/optouts, /v1/consents and /v1/journal; nil answers
+	// them 404.
+	Lists  Lists
+	Policy *policy.Policy
+	Config config.API
 	// Log receives the access log (at debug) and internal errors; nil
 	// discards them.
 	Log *slog.Logger
@@ -74,6 +90,7 @@ const localClient = "local"
 // Server is the HTTP API. Create it with New.
 type Server struct {
 	backend Backend
+	lists   Lists
 	policy  *policy.Policy
 	cfg     config.API
 	log     *slog.Logger
@@ -94,6 +111,7 @@ func New(o Options) *Server {
 	}
 	s := &Server{
 		backend:  o.Backend,
+		lists:    o.Lists,
 		policy:   o.Policy,
 		cfg:      o.Config,
 		log:      o.Log,
@@ -139,6 +157,9 @@ func (s *Server) routes() http.Handler {
 		{"/v1/dlq/{id}/requeue", []string{http.MethodPost}, []http.HandlerFunc{s.requeue}},
 		{"/v1/health", []string{http.MethodGet}, []http.HandlerFunc{s.health}},
 		{"/v1/stats", []string{http.MethodGet}, []http.HandlerFunc{s.stats}},
+		{"/v1/optouts", []string{http.MethodGet, http.MethodPost, http.MethodDelete}, []http.HandlerFunc{s.listOptOuts, s.addOptOut, s.removeOptOut}},
+		{"/v1/consents", []string{http.MethodGet, http.MethodPost, http.MethodDelete}, []http.HandlerFunc{s.listConsents, s.addConsent, s.removeConsent}},
+		{"/v1/journal", []string{http.MethodGet}, []http.HandlerFunc{s.journal}},
 	} {
 		allow := make([]string, 0, len(r.methods)+1)
 		for i, m := range r.methods {

@@ -24,6 +24,10 @@ type fakeBackend struct {
 	idem     map[string]store.Idempotency
 	submits  int
 	filters  []store.Filter
+	// admissions records the checks asked of each Submit; submitErr,
+	// when set, is what Submit returns.
+	admissions []store.Admission
+	submitErr  error
 
 	// entered and release, when set, make Submit signal its start and
 	// wait before doing anything.
@@ -72,7 +76,7 @@ func (f *fakeBackend) lastFilter() store.Filter {
 	return f.filters[len(f.filters)-1]
 }
 
-func (f *fakeBackend) Submit(ctx context.Context, m *store.Message, idem *store.Idempotency) error {
+func (f *fakeBackend) Submit(ctx context.Context, m *store.Message, idem *store.Idempotency, adm store.Admission) error {
 	if f.entered != nil {
 		f.entered <- struct{}{}
 		select {
@@ -83,13 +87,17 @@ func (f *fakeBackend) Submit(ctx context.Context, m *store.Message, idem *store.
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.admissions = append(f.admissions, adm)
 	if f.err != nil {
 		return f.err
+	}
+	if f.submitErr != nil {
+		return f.submitErr
 	}
 	if idem != nil {
 		k := idem.Client + "\x00" + idem.Key
 		if old, ok := f.idem[k]; ok {
-			return &store.DuplicateKeyError{Existing: old}
+			return &store.DuplicateKeyError{Existing: old, SamePayload: old.Fingerprint == idem.Fingerprint}
 		}
 		cp := *idem
 		cp.Response = bytes.Clone(idem.Response)

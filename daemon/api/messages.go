@@ -47,7 +47,11 @@ func (s *Server) view(m *store.Message, events []store.Event, masked bool) clien
 		UpdatedAt:   m.UpdatedAt,
 		ExpiresAt:   m.ExpiresAt,
 	}
-	if masked {
+	switch {
+	case m.To == "":
+		// Erased with the message's key once it finished.
+		v.To = m.ToMasked
+	case masked:
 		v.To = logging.MaskPhone(m.To)
 	}
 	if len(m.Params) > 0 {

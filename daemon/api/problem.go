@@ -38,6 +38,8 @@ type problem struct {
 	client.Problem
 	// allow fills the Allow header of a 405.
 	allow string
+	// retryAfter fills the Retry-After header of a 429.
+	retryAfter string
 }
 
 func problemf(status int, code, format string, args ...any) *problem {
@@ -70,6 +72,9 @@ func writeProblem(w http.ResponseWriter, p *problem) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	if p.allow != "" {
 		h.Set("Allow", p.allow)
+	}
+	if p.retryAfter != "" {
+		h.Set("Retry-After", p.retryAfter)
 	}
 	w.WriteHeader(p.Status)
 	_, _ = w.Write(append(body, '\n'))

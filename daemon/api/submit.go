@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"smsgw/daemon/client"
 	"smsgw/daemon/logging"
@@ -65,7 +66,10 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	body, err := json.Marshal(s.view(m, nil, false))
+	// The first answer is stored for replays for a day, longer than the
+	// message's personal data lives, so it carries none: the recipient is
+	// masked (the caller knows it) and secret params are hidden.
+	body, err := json.Marshal(s.view(m, nil, true))
 	if err != nil {
 		s.internal(w, r, fmt.Errorf("encode message %s: %w", m.ID, err))
 		return
@@ -79,13 +83,27 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 			Response: body, MessageID: m.ID, CreatedAt: now,
 		}
 	}
-	if err := s.backend.Submit(r.Context(), m, idem); err != nil {
-		var dup *store.DuplicateKeyError
-		if hasKey && errors.As(err, &dup) {
-			s.replay(w, dup.Existing, fp)
-			return
+	if err := s.backend.Submit(r.Context(), m, idem, s.policy.Admission(m)); err != nil {
+		var (
+			dup  *store.DuplicateKeyError
+			rate *store.RateLimitError
+		)
+		switch {
+		case hasKey && errors.As(err, &dup):
+			s.replay(w, r, dup)
+		case errors.Is(err, store.ErrOptedOut):
+			writeProblem(w, problemf(http.StatusForbidden, policy.CodeRecipientOptedOut,
+				"Do not send to this number: its owner opted out (for instance by texting STOP); it takes a START from them, or an operator, to send again.").
+				withErrors(client.FieldError{Field: "to", Code: policy.CodeRecipientOptedOut, Detail: "The recipient opted out."}))
+		case errors.Is(err, store.ErrConsentMissing):
+			writeProblem(w, problemf(http.StatusForbidden, policy.CodeConsentMissing,
+				"Record the recipient's consent to purpose %s (POST /v1/consents) before sending, or use a purpose that does not require it.", m.Purpose).
+				withErrors(client.FieldError{Field: "to", Code: policy.CodeConsentMissing, Detail: "No consent recorded for this purpose."}))
+		case errors.As(err, &rate):
+			writeProblem(w, rateLimited(rate))
+		default:
+			s.internal(w, r, fmt.Errorf("submit message %s: %w", m.ID, err))
 		}
-		s.internal(w, r, fmt.Errorf("submit message %s: %w", m.ID, err))
 		return
 	}
 
@@ -96,18 +114,46 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 }
 
 // replay answers a request whose Idempotency-Key was already used: with the
-// first answer if the payload is the same, with a refusal if not.
-func (s *Server) replay(w http.ResponseWriter, existing store.Idempotency, fp string) {
-	if existing.Fingerprint != fp {
+// first answer, byte for byte, if the payload is the same; with a refusal
+// if not.
+func (s *Server) replay(w http.ResponseWriter, r *http.Request, dup *store.DuplicateKeyError) {
+	existing := dup.Existing
+	if !dup.SamePayload {
 		writeProblem(w, problemf(http.StatusUnprocessableEntity, codeIdemKeyReused,
 			"This Idempotency-Key was already used for a different request; use a new key for a new message."))
 		return
+	}
+	body := existing.Response
+	if len(body) == 0 {
+		m, _, err := s.backend.Message(r.Context(), existing.MessageID)
+		if err != nil {
+			s.backendError(w, r, existing.MessageID, err)
+			return
+		}
+		if body, err = json.Marshal(s.view(m, nil, true)); err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		body = append(body, '\n')
 	}
 	w.Header().Set("Idempotent-Replayed", "true")
 	if existing.MessageID != "" {
 		w.Header().Set("Location", "/v1/messages/"+existing.MessageID)
 	}
-	writeBody(w, http.StatusOK, existing.Response)
+	writeBody(w, http.StatusOK, body)
+}
+
+// rateLimited answers a rate limit: 429 with Retry-After in whole seconds
+// and the limit that was hit.
+func rateLimited(e *store.RateLimitError) *problem {
+	secs := int64((e.RetryAfter + time.Second - 1) / time.Second)
+	code := policy.CodeRateLimitedPrefix + string(e.Limit.Scope)
+	p := problemf(http.StatusTooManyRequests, code,
+		"Wait %d s before sending again: the %s limit of %d messages per %s is reached.",
+		secs, strings.ReplaceAll(string(e.Limit.Scope), "_", " and "), e.Limit.Count, e.Limit.Window)
+	p.retryAfter = strconv.FormatInt(secs, 10)
+	p.Limit = &client.LimitInfo{Scope: string(e.Limit.Scope), Count: e.Limit.Count, Window: e.Limit.Window.String()}
+	return p
 }
 
 // claim marks client's key as being handled. ok is false if it already is;
@@ -174,32 +220,41 @@ func idempotencyKey(h http.Header) (key string, ok bool, p *problem) {
 // was hit, 400 otherwise.
 func decodeSubmit(body io.Reader) (client.SubmitRequest, *problem) {
 	var req client.SubmitRequest
+	if p := decodeObject(body, &req, "Send a JSON object such as {\"to\": \"+33612345678\", \"purpose\": \"otp\", \"params\": {\"code\": \"123456\"}}."); p != nil {
+		return client.SubmitRequest{}, p
+	}
+	return req, nil
+}
+
+// decodeObject reads exactly one JSON object from body into v, refusing
+// unknown fields; notObject is the advice when the body is another JSON
+// value.
+func decodeObject(body io.Reader, v any, notObject string) *problem {
 	dec := json.NewDecoder(body)
 	var raw json.RawMessage
 	if err := dec.Decode(&raw); err != nil {
-		return req, decodeProblem(err)
+		return decodeProblem(err)
 	}
 	// Anything after the object, whitespace aside, is refused; reading to
 	// the end also enforces the body limit on trailing bytes.
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		if err != nil {
 			if p := decodeProblem(err); p.Status == http.StatusRequestEntityTooLarge {
-				return req, p
+				return p
 			}
 		}
-		return req, problemf(http.StatusBadRequest, codeMalformedJSON,
+		return problemf(http.StatusBadRequest, codeMalformedJSON,
 			"Send exactly one JSON object, with nothing after it.")
 	}
 	if len(raw) == 0 || raw[0] != '{' {
-		return req, problemf(http.StatusBadRequest, codeMalformedJSON,
-			"Send a JSON object such as {\"to\": \"+33612345678\", \"purpose\": \"otp\", \"params\": {\"code\": \"123456\"}}.")
+		return problemf(http.StatusBadRequest, codeMalformedJSON, "%s", notObject)
 	}
 	strict := json.NewDecoder(bytes.NewReader(raw))
 	strict.DisallowUnknownFields()
-	if err := strict.Decode(&req); err != nil {
-		return client.SubmitRequest{}, decodeProblem(err)
+	if err := strict.Decode(v); err != nil {
+		return decodeProblem(err)
 	}
-	return req, nil
+	return nil
 }
 
 // decodeProblem classifies a JSON decoding error.
@@ -239,7 +294,7 @@ func decodeProblem(err error) *problem {
 			name = unq
 		}
 		return problemf(http.StatusBadRequest, codeUnknownField,
-			"Remove the field %q: a submission has only to, purpose, template, params and ttl.", name).
+			"Remove the field %q: a submission has only to, purpose, template, params, text and ttl.", name).
 			withErrors(client.FieldError{Field: name, Code: codeUnknownField, Detail: "Remove this field."})
 	}
 	return problemf(http.StatusBadRequest, codeMalformedJSON, "Send one valid JSON object.")
@@ -273,6 +328,12 @@ func fingerprint(req client.SubmitRequest) string {
 	for _, k := range slices.Sorted(maps.Keys(req.Params)) {
 		put(k)
 		put(req.Params[k])
+	}
+	if req.Text != "" {
+		// After the counted params, so that requests without text keep
+		// the fingerprint they always had.
+		put("text")
+		put(req.Text)
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }

@@ -172,8 +172,12 @@ func (a *app) rootCmd() *cobra.Command {
 		a.dlqCmd(),
 		a.healthCmd(),
 		a.statsCmd(),
+		a.optoutCmd(),
+		a.consentCmd(),
+		a.journalCmd(),
 		a.configCmd(),
 		a.doctorCmd(),
+		a.tokenCmd(),
 		a.versionCmd(),
 	)
 	return root

@@ -20,6 +20,68 @@ type SubmitRequest struct {
 	Params map[string]string `json:"params,omitempty"`
 	// TTL, a Go duration such as "2m", shortens the purpose's validity.
 	TTL string `json:"ttl,omitempty"`
+	// Text is sent as is instead of a template, for purposes that allow
+	// free text. It is erased once the message is finished.
+	Text string `json:"text,omitempty"`
+}
+
+// RecipientRequest names a recipient for the opt-out list.
+type RecipientRequest struct {
+	// Recipient is the number, in E.164 or national form.
+	Recipient string `json:"recipient"`
+}
+
+// ConsentRequest records or withdraws a recipient's consent to a purpose.
+type ConsentRequest struct {
+	Recipient string `json:"recipient"`
+	Purpose   string `json:"purpose"`
+	// Source says how the consent was given, e.g. "signup form 2025-03".
+	Source string `json:"source,omitempty"`
+}
+
+// OptOut is one number on the opt-out list, masked.
+type OptOut struct {
+	Recipient string    `json:"recipient"`
+	Source    string    `json:"source"`
+	At        time.Time `json:"at"`
+}
+
+// OptOutList is the opt-out list.
+type OptOutList struct {
+	OptOuts []OptOut `json:"optouts"`
+}
+
+// Consent is one recipient's consent to one purpose; the number is masked.
+type Consent struct {
+	Recipient string    `json:"recipient"`
+	Purpose   string    `json:"purpose"`
+	Source    string    `json:"source"`
+	At        time.Time `json:"at"`
+}
+
+// ConsentList is a list of consents.
+type ConsentList struct {
+	Consents []Consent `json:"consents"`
+}
+
+// JournalEntry is one change to the opt-out list or to consents.
+type JournalEntry struct {
+	At        time.Time `json:"at"`
+	Kind      string    `json:"kind"`
+	Recipient string    `json:"recipient"`
+	Purpose   string    `json:"purpose,omitempty"`
+	Source    string    `json:"source"`
+	Keyword   string    `json:"keyword,omitempty"`
+}
+
+// Journal is the newest journal entries first.
+type Journal struct {
+	Entries []JournalEntry `json:"entries"`
+}
+
+// Change says whether a request changed anything.
+type Change struct {
+	Changed bool `json:"changed"`
 }
 
 // Message is a message as the API shows it. Secret parameters are never
@@ -108,6 +170,16 @@ type Problem struct {
 	Code   string `json:"code"`
 	// Errors lists every problem found in a request, when there are several.
 	Errors []FieldError `json:"errors,omitempty"`
+	// Limit is the rate limit that was hit, on a 429.
+	Limit *LimitInfo `json:"limit,omitempty"`
+}
+
+// LimitInfo describes a rate limit.
+type LimitInfo struct {
+	// Scope is recipient, recipient_purpose, client, client_purpose or global.
+	Scope  string `json:"scope"`
+	Count  int    `json:"count"`
+	Window string `json:"window"`
 }
 
 // FieldError is one problem with one field of a request.

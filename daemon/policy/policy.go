@@ -6,6 +6,7 @@
 package policy
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"regexp"
@@ -23,28 +24,45 @@ import (
 	"smsgw/daemon/store"
 )
 
-// Refusal codes. They are stable: clients switch on them.
+// Refusal codes. They are stable: clients switch on them. The recipient
+// codes are in number.go.
 const (
-	CodeRecipientInvalid        = "recipient_invalid"
 	CodePurposeUnknown          = "purpose_unknown"
+	CodePurposeNotAllowed       = "purpose_not_allowed_for_client"
 	CodeTemplateUnknown         = "template_unknown"
 	CodeTemplateNotAllowed      = "template_not_allowed"
 	CodeTemplateParamMissing    = "template_param_missing"
 	CodeTemplateParamUnexpected = "template_param_unexpected"
 	CodeTemplateParamInvalid    = "template_param_invalid"
+	CodeFreeTextNotAllowed      = "free_text_not_allowed"
+	CodeTextInvalid             = "text_invalid"
+	CodeTooManySegments         = "too_many_segments"
 	CodeTTLInvalid              = "ttl_invalid"
 	// CodeTemplateRenderFailed means the configured template could not be
 	// rendered with the given params, e.g. it does not parse.
 	CodeTemplateRenderFailed = "template_render_failed"
 )
 
+// Refusal codes of the checks made against the store when the message is
+// created (see Admission and package api).
+const (
+	CodeRecipientOptedOut = "recipient_opted_out"
+	CodeConsentMissing    = "consent_missing"
+	// CodeRateLimitedPrefix prefixes the scope of the limit hit, as in
+	// rate_limited_recipient.
+	CodeRateLimitedPrefix = "rate_limited_"
+)
+
 // MaxParamBytes caps the length of one template parameter value.
 const MaxParamBytes = 200
 
+// MaxTextBytes caps free text: ten GSM parts.
+const MaxTextBytes = 1530
+
 var e164 = regexp.MustCompile(`^\+[1-9][0-9]{7,14}$`)
 
-// IsE164 reports whether s is a phone number in E.164 form, such as
-// +33612345678.
+// IsE164 reports whether s looks like a phone number in E.164 form, such
+// as +33612345678. It does not say the number exists; Normalize does.
 func IsE164(s string) bool { return e164.MatchString(s) }
 
 // Refusal says why a request was refused. Code, Field and Detail describe the
@@ -76,22 +94,49 @@ func (r *Refusal) add(field, code, detail string) {
 // Policy checks submissions against the configured purposes and templates.
 // It is safe for concurrent use; it never changes after New.
 type Policy struct {
-	cfg *config.Config
+	cfg     *config.Config
+	numbers NumberRules
 	// templates holds each configured template parsed once; a template
 	// that does not parse maps to its error instead.
 	templates map[string]*template.Template
 	broken    map[string]error
+	// patterns holds the compiled pattern of each template param.
+	patterns map[string]map[string]*regexp.Regexp
+	// clients maps a configured client to the purposes it may send.
+	clients map[string][]string
 }
 
 // New returns a policy for cfg. cfg must not change afterwards; a reload
 // builds a new Policy.
 func New(cfg *config.Config) *Policy {
 	p := &Policy{
-		cfg:       cfg,
+		cfg: cfg,
+		numbers: NumberRules{
+			DefaultRegion:    cfg.Policy.DefaultRegion,
+			AllowedCountries: cfg.Policy.AllowedCountries,
+			RefuseFixedLine:  cfg.Policy.RefuseFixedLine,
+		},
 		templates: make(map[string]*template.Template, len(cfg.Policy.Templates)),
 		broken:    make(map[string]error),
+		patterns:  make(map[string]map[string]*regexp.Regexp),
+		clients:   make(map[string][]string, len(cfg.Clients)),
 	}
 	for name, tpl := range cfg.Policy.Templates {
+		for param, decl := range tpl.Params {
+			if decl.Pattern == "" {
+				continue
+			}
+			// Anchored, so that the whole value must match.
+			re, err := regexp.Compile(`^(?:` + decl.Pattern + `)$`)
+			if err != nil {
+				p.broken[name] = fmt.Errorf("param %s: pattern: %w", param, err)
+				continue
+			}
+			if p.patterns[name] == nil {
+				p.patterns[name] = map[string]*regexp.Regexp{}
+			}
+			p.patterns[name][param] = re
+		}
 		t, err := parseTemplate(tpl)
 		if err != nil {
 			p.broken[name] = err
@@ -99,30 +144,61 @@ func New(cfg *config.Config) *Policy {
 		}
 		p.templates[name] = t
 	}
+	for _, c := range cfg.Clients {
+		p.clients[c.Name] = c.Purposes
+	}
 	return p
 }
+
+// Numbers returns the recipient rules.
+func (p *Policy) Numbers() NumberRules { return p.numbers }
 
 // Prepare checks req, submitted by clientName at now, and returns the message
 // to store, or a Refusal listing every problem found. The message is queued,
 // due now, and expires after the request's ttl or, without one, the
-// purpose's.
+// purpose's. Its recipient is in E.164 form.
 func (p *Policy) Prepare(req client.SubmitRequest, clientName string, now time.Time) (*store.Message, *Refusal) {
 	ref := &Refusal{}
 
-	if !IsE164(req.To) {
-		ref.add("to", CodeRecipientInvalid,
-			"Give the recipient in E.164 form: a plus sign, the country code and the number, such as +33612345678.")
+	num, err := p.numbers.Normalize(req.To)
+	var ne *NumberError
+	if errors.As(err, &ne) {
+		ref.add("to", ne.Code, ne.Detail)
 	}
 
 	purpose, purposeOK := p.cfg.Policy.Purposes[req.Purpose]
-	if !purposeOK {
+	switch allowed, configured := p.clients[clientName]; {
+	case !purposeOK:
 		ref.add("purpose", CodePurposeUnknown,
 			fmt.Sprintf("Use one of the configured purposes: %s.", list(slices.Sorted(maps.Keys(p.cfg.Policy.Purposes)))))
+	case configured && !slices.Contains(allowed, req.Purpose):
+		ref.add("purpose", CodePurposeNotAllowed,
+			fmt.Sprintf("Use a purpose client %s may send (%s), or ask the operator to add %s to its purposes.", clientName, list(allowed), req.Purpose))
 	}
 
-	name, tpl, tplOK := p.resolveTemplate(req, purpose, purposeOK, ref)
-	if tplOK {
-		checkParams(tpl, req.Params, ref)
+	var (
+		name   string
+		tplOK  bool
+		isText = req.Text != ""
+	)
+	switch {
+	case isText && req.Template != "":
+		ref.add("text", CodeFreeTextNotAllowed, "Send either a template with params or a text, not both.")
+	case isText && len(req.Params) > 0:
+		ref.add("params", CodeTemplateParamUnexpected, "Remove params: a free text has none.")
+	case isText && purposeOK && !purpose.AllowFreeText:
+		ref.add("text", CodeFreeTextNotAllowed,
+			fmt.Sprintf("Use a template of purpose %s (%s): it does not allow free text.", req.Purpose, list(purpose.Templates)))
+	case isText:
+		if why := invalidText(req.Text); why != "" {
+			ref.add("text", CodeTextInvalid, fmt.Sprintf("Give a text that %s.", why))
+		}
+	default:
+		var tpl config.Template
+		name, tpl, tplOK = p.resolveTemplate(req, purpose, purposeOK, ref)
+		if tplOK {
+			checkParams(tpl, p.patterns[name], req.Params, ref)
+		}
 	}
 
 	ttl := purpose.TTL.Duration
@@ -144,36 +220,83 @@ func (p *Policy) Prepare(req client.SubmitRequest, clientName string, now time.T
 		return nil, ref
 	}
 
-	if err := p.broken[name]; err != nil {
-		ref.add("template", CodeTemplateRenderFailed,
-			fmt.Sprintf("Template %s does not parse; ask the operator to fix it in the configuration.", name))
-		return nil, ref
-	}
-	text, err := execute(p.templates[name], req.Params)
-	if err != nil {
-		ref.add("template", CodeTemplateRenderFailed,
-			fmt.Sprintf("Template %s could not be rendered with these params; check their values or ask the operator to check the template.", name))
-		return nil, ref
+	text := req.Text
+	if !isText {
+		if err := p.broken[name]; err != nil {
+			ref.add("template", CodeTemplateRenderFailed,
+				fmt.Sprintf("Template %s does not parse; ask the operator to fix it in the configuration.", name))
+			return nil, ref
+		}
+		if text, err = execute(p.templates[name], req.Params); err != nil {
+			ref.add("template", CodeTemplateRenderFailed,
+				fmt.Sprintf("Template %s could not be rendered with these params; check their values or ask the operator to check the template.", name))
+			return nil, ref
+		}
 	}
 	plan := Plan(text)
+	if purpose.MaxSegments > 0 && len(plan.Parts) > purpose.MaxSegments {
+		field := "params"
+		if isText {
+			field = "text"
+		}
+		ref.add(field, CodeTooManySegments,
+			fmt.Sprintf("Shorten the message: it takes %d SMS parts (%s) and purpose %s allows %d.", len(plan.Parts), plan.Encoding, req.Purpose, purpose.MaxSegments))
+		return nil, ref
+	}
 
-	return &store.Message{
-		ID:           ulid.Make().String(),
-		Client:       clientName,
-		To:           req.To,
-		Purpose:      req.Purpose,
-		Template:     name,
-		Params:       maps.Clone(req.Params),
-		SecretParams: secretParams(tpl),
-		State:        store.Queued,
-		MaxAttempts:  p.cfg.Queue.MaxAttempts,
-		Parts:        len(plan.Parts),
-		Encoding:     string(plan.Encoding),
-		CreatedAt:    now,
-		UpdatedAt:    now,
-		DueAt:        now,
-		ExpiresAt:    now.Add(ttl),
-	}, nil
+	m := &store.Message{
+		ID:          ulid.Make().String(),
+		Client:      clientName,
+		To:          num.E164,
+		Purpose:     req.Purpose,
+		Template:    name,
+		Text:        req.Text,
+		State:       store.Queued,
+		MaxAttempts: p.cfg.Queue.MaxAttempts,
+		Parts:       len(plan.Parts),
+		Encoding:    string(plan.Encoding),
+		CreatedAt:   now,
+		UpdatedAt:   now,
+		DueAt:       now,
+		ExpiresAt:   now.Add(ttl),
+	}
+	if !isText {
+		m.Params = maps.Clone(req.Params)
+		m.SecretParams = secretParams(p.cfg.Policy.Templates[name])
+	}
+	return m, nil
+}
+
+// Admission returns the checks the store makes when it creates m: the
+// opt-out list, consent for purposes that need it, and every configured
+// rate limit that applies.
+func (p *Policy) Admission(m *store.Message) store.Admission {
+	purpose := p.cfg.Policy.Purposes[m.Purpose]
+	adm := store.Admission{CheckOptOut: !m.OptOutExempt, RequireConsent: purpose.RequiresConsent}
+	add := func(scope store.LimitScope, r config.Rate) {
+		if !r.IsZero() {
+			adm.Limits = append(adm.Limits, store.Limit{Scope: scope, Count: r.Count, Window: r.Window})
+		}
+	}
+	add(store.ScopeRecipientPurpose, purpose.Limits.PerRecipient)
+	add(store.ScopeRecipient, p.cfg.Policy.Limits.PerRecipient)
+	add(store.ScopeClientPurpose, purpose.Limits.PerClient)
+	add(store.ScopeClient, p.cfg.Policy.Limits.PerClient)
+	add(store.ScopeGlobal, p.cfg.Policy.Limits.Global)
+	return adm
+}
+
+// invalidText says what is wrong with a free text, or "" if nothing is.
+func invalidText(v string) string {
+	switch {
+	case len(v) > MaxTextBytes:
+		return fmt.Sprintf("is at most %d bytes long", MaxTextBytes)
+	case !utf8.ValidString(v):
+		return "is valid UTF-8"
+	case strings.ContainsFunc(v, func(r rune) bool { return unicode.IsControl(r) && r != '\n' }):
+		return "has no control characters other than newlines"
+	}
+	return ""
 }
 
 // resolveTemplate finds the template the request asks for, or the only
@@ -212,7 +335,7 @@ func (p *Policy) resolveTemplate(req client.SubmitRequest, purpose config.Purpos
 
 // checkParams requires exactly the declared params, each with an acceptable
 // value. Problems are reported in parameter name order.
-func checkParams(tpl config.Template, params map[string]string, ref *Refusal) {
+func checkParams(tpl config.Template, patterns map[string]*regexp.Regexp, params map[string]string, ref *Refusal) {
 	for _, name := range slices.Sorted(maps.Keys(tpl.Params)) {
 		if _, ok := params[name]; !ok {
 			ref.add("params."+name, CodeTemplateParamMissing,
@@ -228,6 +351,11 @@ func checkParams(tpl config.Template, params map[string]string, ref *Refusal) {
 		if why := invalidParam(params[name]); why != "" {
 			ref.add("params."+name, CodeTemplateParamInvalid,
 				fmt.Sprintf("Give param %s a value that %s.", name, why))
+			continue
+		}
+		if re := patterns[name]; re != nil && !re.MatchString(params[name]) {
+			ref.add("params."+name, CodeTemplateParamInvalid,
+				fmt.Sprintf("Give param %s a value that matches the pattern %s.", name, tpl.Params[name].Pattern))
 		}
 	}
 }
@@ -264,3 +392,50 @@ func list(names []string) string {
 	}
 	return strings.Join(names, ", ")
 }
+
+// KnownPurpose reports whether name is a configured purpose.
+func (p *Policy) KnownPurpose(name string) bool {
+	_, ok := p.cfg.Policy.Purposes[name]
+	return ok
+}
+
+// Reply returns the confirmation to send to a number that just texted kw,
+// as configured in policy.opt_out, or nil. A reply to STOP is exempt from
+// the opt-out list: it is the one message the number still gets.
+func (p *Policy) Reply(to string, kw Keyword, now time.Time) *store.Message {
+	name := p.cfg.Policy.OptOut.StartReply
+	if kw == KeywordStop {
+		name = p.cfg.Policy.OptOut.StopReply
+	}
+	if name == "" || p.templates[name] == nil {
+		return nil
+	}
+	text, err := execute(p.templates[name], nil)
+	if err != nil {
+		return nil
+	}
+	plan := Plan(text)
+	return &store.Message{
+		ID:           ulid.Make().String(),
+		Client:       "smsgw",
+		To:           to,
+		Purpose:      ReplyPurpose,
+		Template:     name,
+		OptOutExempt: kw == KeywordStop,
+		State:        store.Queued,
+		MaxAttempts:  p.cfg.Queue.MaxAttempts,
+		Parts:        len(plan.Parts),
+		Encoding:     string(plan.Encoding),
+		CreatedAt:    now,
+		UpdatedAt:    now,
+		DueAt:        now,
+		ExpiresAt:    now.Add(ReplyTTL),
+	}
+}
+
+// ReplyPurpose is the purpose of keyword confirmations; without a route of
+// its own it may use every device.
+const ReplyPurpose = "keyword_reply"
+
+// ReplyTTL is how long a keyword confirmation stays worth sending.
+const ReplyTTL = time.Hour

@@ -167,7 +167,7 @@ func TestPrepareRefuses(t *testing.T) {
 		{"leading zero country code", otp(func(r *client.SubmitRequest) { r.To = "+0612345678" }), []string{"to:recipient_invalid"}},
 		{"too short", otp(func(r *client.SubmitRequest) { r.To = "+1234567" }), []string{"to:recipient_invalid"}},
 		{"too long", otp(func(r *client.SubmitRequest) { r.To = "+1234567890123456" }), []string{"to:recipient_invalid"}},
-		{"spaces", otp(func(r *client.SubmitRequest) { r.To = "+33 6 12 34 56 78" }), []string{"to:recipient_invalid"}},
+		{"incomplete with spaces", otp(func(r *client.SubmitRequest) { r.To = "+33 6 12 34" }), []string{"to:recipient_invalid"}},
 		{"trailing newline", otp(func(r *client.SubmitRequest) { r.To = "+33612345678\n" }), []string{"to:recipient_invalid"}},
 		{"unknown purpose", otp(func(r *client.SubmitRequest) { r.Purpose = "marketing" }), []string{"purpose:purpose_unknown"}},
 		{"empty purpose", otp(func(r *client.SubmitRequest) { r.Purpose = "" }), []string{"purpose:purpose_unknown"}},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"smsgw/daemon/store"
 	"smsgw/drivers"
@@ -63,10 +64,11 @@ func (q *Queue) resolve(ctx context.Context, sq drivers.StatusQuerier, m *store.
 	return store.Unknown, "crash_during_send", "the device gave an unknown status " + string(st.State), func(*store.Message) {}
 }
 
-// Submit stores a new message and wakes the dispatcher. It returns a
-// *store.DuplicateKeyError when the idempotency key was used before.
-func (q *Queue) Submit(ctx context.Context, m *store.Message, idem *store.Idempotency) error {
-	if err := q.st.Create(ctx, m, idem); err != nil {
+// Submit stores a new message after the checks of adm and wakes the
+// dispatcher. It returns a *store.DuplicateKeyError when the idempotency key
+// was used before, and the refusals of store.Admit.
+func (q *Queue) Submit(ctx context.Context, m *store.Message, idem *store.Idempotency, adm store.Admission) error {
+	if err := q.st.Admit(ctx, m, idem, adm); err != nil {
 		return err
 	}
 	q.Wake()
@@ -108,7 +110,7 @@ func (q *Queue) Requeue(ctx context.Context, id string) (*store.Message, error) 
 	if !now.Before(m.ExpiresAt) {
 		return nil, store.ErrExpired
 	}
-	if m.Erased {
+	if m.Erased || m.To == "" {
 		return nil, store.ErrErased
 	}
 	out, err := q.st.Transition(ctx, id, store.Change{
@@ -146,3 +148,26 @@ func (q *Queue) Devices() []DeviceStatus {
 }
 
 func phoneValue(s string) slog.Value { return phone(s).Value }
+
+// SetOptOut puts a number on the opt-out list or takes it off.
+func (q *Queue) SetOptOut(ctx context.Context, e164 string, out bool, source, keyword string) (bool, error) {
+	return q.st.SetOptOut(ctx, e164, out, source, keyword)
+}
+
+// OptOuts lists the opt-out list.
+func (q *Queue) OptOuts(ctx context.Context) ([]store.OptOut, error) { return q.st.OptOuts(ctx) }
+
+// SetConsent records or withdraws a consent.
+func (q *Queue) SetConsent(ctx context.Context, e164, purpose string, give bool, source string) (bool, error) {
+	return q.st.SetConsent(ctx, e164, purpose, give, source)
+}
+
+// Consents lists consents, of one number when e164 is not empty.
+func (q *Queue) Consents(ctx context.Context, e164 string) ([]store.Consent, error) {
+	return q.st.Consents(ctx, e164)
+}
+
+// Journal lists journal entries, newest first.
+func (q *Queue) Journal(ctx context.Context, since time.Time, limit int) ([]store.JournalEntry, error) {
+	return q.st.Journal(ctx, since, limit)
+}

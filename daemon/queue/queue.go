@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"smsgw/daemon/logging"
+	"smsgw/daemon/policy"
 	"smsgw/daemon/store"
 	"smsgw/drivers"
 )
@@ -43,6 +44,12 @@ type Options struct {
 	SendTimeout time.Duration
 	// HealthInterval is how often devices are probed.
 	HealthInterval time.Duration
+
+	// Numbers reads the sender of an inbound message.
+	Numbers policy.NumberRules
+	// Reply, when set, returns the confirmation to queue after a number
+	// texted a keyword, or nil for none.
+	Reply func(to string, kw policy.Keyword, now time.Time) *store.Message
 
 	Log *slog.Logger
 	Now func() time.Time

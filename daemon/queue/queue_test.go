@@ -131,7 +131,7 @@ func (h *harness) submit(ttl time.Duration) *store.Message {
 		Params: map[string]string{"code": "123456"}, SecretParams: []string{"code"},
 		MaxAttempts: 3, CreatedAt: now, UpdatedAt: now, DueAt: now, ExpiresAt: now.Add(ttl), Parts: 1,
 	}
-	if err := h.q.Submit(context.Background(), m, nil); err != nil {
+	if err := h.q.Submit(context.Background(), m, nil, store.Admission{}); err != nil {
 		h.t.Fatal(err)
 	}
 	return m
@@ -309,7 +309,7 @@ func TestRequeue(t *testing.T) {
 		now := *h.now.Load()
 		m := &store.Message{ID: ulid.Make().String(), To: "+33612345678", Purpose: "reminder", MaxAttempts: 3,
 			Params: map[string]string{"when": "noon"}, CreatedAt: now, DueAt: now, ExpiresAt: now.Add(ttl)}
-		if err := h.q.Submit(context.Background(), m, nil); err != nil {
+		if err := h.q.Submit(context.Background(), m, nil, store.Admission{}); err != nil {
 			t.Fatal(err)
 		}
 		return m

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"smsgw/daemon/policy"
 	"smsgw/daemon/store"
 	"smsgw/drivers"
 )
@@ -31,6 +32,23 @@ func (q *Queue) send(ctx context.Context, dev *device, m *store.Message) {
 	if !q.now().Before(m.ExpiresAt) {
 		q.finish(wctx, m, dev, store.Expired, "expired_before_send", "validity passed while waiting for the device", nil)
 		return
+	}
+	// The opt-out list is checked again at the last moment: a STOP may
+	// have arrived while the message waited in the queue.
+	if !m.OptOutExempt {
+		out, err := q.st.IsOptedOut(wctx, m.To)
+		if err != nil {
+			q.finish(wctx, m, dev, store.Queued, "opt_out_check_failed", "could not read the opt-out list; retrying", func(m *store.Message) {
+				m.DueAt = q.now().Add(q.backoff(m.Attempts))
+			})
+			return
+		}
+		if out {
+			q.finish(wctx, m, dev, store.Failed, CodeRecipientOptedOut, "the recipient opted out while the message was queued", func(m *store.Message) {
+				m.LastError = &store.Failure{Class: string(drivers.ClassPermanent), Code: CodeRecipientOptedOut, Detail: "the recipient opted out"}
+			})
+			return
+		}
 	}
 	out := &drivers.Outbound{ID: m.ID, To: m.To, Text: text, Segments: plan, ExpiresAt: m.ExpiresAt, Attempt: m.Attempts}
 	sctx, cancel := context.WithTimeout(wctx, q.opt.SendTimeout)
@@ -112,7 +130,7 @@ func (q *Queue) consumeEvents(ctx context.Context, dev *device, events <-chan dr
 			case drivers.EventDelivery:
 				q.applyDelivery(context.WithoutCancel(ctx), dev, ev)
 			case drivers.EventInbound:
-				q.log.Info("inbound message", slog.String("driver", dev.Name), slog.Any("from", phoneValue(ev.From)))
+				q.applyInbound(context.WithoutCancel(ctx), dev, ev)
 			case drivers.EventHeartbeat:
 				q.log.Debug("heartbeat", slog.String("driver", dev.Name))
 			}
@@ -182,4 +200,44 @@ func (q *Queue) watchHealth(ctx context.Context, dev *device, hc drivers.HealthC
 			probe()
 		}
 	}
+}
+
+// CodeRecipientOptedOut is the reason of a message not sent because its
+// recipient opted out after it was accepted.
+const CodeRecipientOptedOut = "recipient_opted_out"
+
+// applyInbound reads an inbound message as an opt-out or opt-in keyword.
+// Only the keyword is kept, in the journal; the text is not logged.
+func (q *Queue) applyInbound(ctx context.Context, dev *device, ev drivers.Event) {
+	kw := policy.MatchKeyword(ev.Text)
+	if kw == policy.NoKeyword {
+		q.log.Info("inbound message without keyword", slog.String("driver", dev.Name), slog.Any("from", phoneValue(ev.From)))
+		return
+	}
+	rules := q.opt.Numbers
+	rules.AllowedCountries, rules.RefuseFixedLine = nil, false
+	num, err := rules.Normalize(ev.From)
+	if err != nil {
+		q.log.Warn("inbound keyword from an unreadable number", slog.String("driver", dev.Name), slog.String("keyword", kw.String()))
+		return
+	}
+	changed, err := q.st.SetOptOut(ctx, num.E164, kw == policy.KeywordStop, "inbound:"+dev.Name, kw.String())
+	if err != nil {
+		q.log.Error("recording an inbound keyword", slog.String("driver", dev.Name), slog.Any("err", err))
+		return
+	}
+	q.log.Info("inbound keyword", slog.String("driver", dev.Name), slog.String("keyword", kw.String()),
+		slog.Bool("changed", changed), phone(num.E164))
+	if !changed || q.opt.Reply == nil {
+		return
+	}
+	m := q.opt.Reply(num.E164, kw, q.now())
+	if m == nil {
+		return
+	}
+	if err := q.st.Create(ctx, m, nil); err != nil {
+		q.log.Error("queueing a keyword confirmation", slog.Any("err", err))
+		return
+	}
+	q.Wake()
 }

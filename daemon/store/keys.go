@@ -17,6 +17,14 @@ import (
 //	d<id:16>                 dead-letter queue
 //	e<id:16><seq:4>          events of a message
 //	i<client>\x00<key>       idempotency record (JSON), 24 h TTL
+//	x<slot:4>                message key waiting to be erased
+//	o<rhash:16>              opt-out record (JSON)
+//	c<rhash:16><purpose>     consent record (JSON)
+//	j<ns:8><rand:4>          journal entry (JSON), TTL retention
+//	r<scope:1><rest>         rate-limit window: sorted 8-byte ms times
+//
+// rhash is the keyed hash of a recipient (recipientHash); no key holds a
+// phone number.
 const (
 	pMessage = 'm'
 	pDue     = 'q'
@@ -24,6 +32,11 @@ const (
 	pDead    = 'd'
 	pEvent   = 'e'
 	pIdem    = 'i'
+	pErase   = 'x'
+	pOptOut  = 'o'
+	pConsent = 'c'
+	pJournal = 'j'
+	pRate    = 'r'
 )
 
 func stateCode(s State) byte {

@@ -95,6 +95,9 @@ func (s *Store) List(ctx context.Context, f Filter) ([]*Message, string, error) 
 			upper = k
 		}
 	}
+	if f.To != "" {
+		f.toHash = s.recipientHash(f.To)
+	}
 	var sinceMS uint64
 	if !f.Since.IsZero() {
 		sinceMS = ulid.Timestamp(f.Since)
@@ -118,7 +121,7 @@ func (s *Store) List(ctx context.Context, f Filter) ([]*Message, string, error) 
 			if ulid.ULID(id).Time() < sinceMS {
 				break
 			}
-			m, err := getMessage(txn, id)
+			m, err := s.getMessage(txn, id)
 			if errors.Is(err, ErrNotFound) {
 				continue
 			}
@@ -156,7 +159,7 @@ func (f Filter) matches(m *Message) bool {
 	if f.Purpose != "" && m.Purpose != f.Purpose {
 		return false
 	}
-	if f.To != "" && m.To != f.To {
+	if f.To != "" && !bytes.Equal(m.ToHash, f.toHash) {
 		return false
 	}
 	if f.Client != "" && m.Client != f.Client {
@@ -224,6 +227,11 @@ func (s *Store) RunGC(ctx context.Context, interval time.Duration) {
 				s.log.Warn("value log GC failed", slog.Any("err", err))
 			}
 			break
+		}
+		if n, err := s.SweepKeys(); err != nil {
+			s.log.Warn("sweeping message keys", slog.Any("err", err))
+		} else if n > 0 {
+			s.log.Debug("erased keys of expired messages", slog.Int("keys", n))
 		}
 		if rewritten > 0 {
 			lsm, vlog := s.db.Size()

@@ -6,10 +6,14 @@ package store
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -29,6 +33,9 @@ type Options struct {
 	Log            *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// EncryptionKey, when set (16, 24 or 32 bytes), encrypts Badger's
+	// files at rest.
+	EncryptionKey []byte
 }
 
 // Store is the durable message store. It is safe for concurrent use.
@@ -38,6 +45,9 @@ type Store struct {
 	now     func() time.Time
 	log     *slog.Logger
 	retries atomic.Int64
+	// keys holds the per-message keys; indexKey keys the recipient hash.
+	keys     *keyring
+	indexKey []byte
 }
 
 // maxConflictRetries bounds how often a transaction is retried after Badger
@@ -87,16 +97,46 @@ func Open(opt Options) (*Store, error) {
 	if opt.Dir == "" && !opt.InMemory {
 		return nil, errors.New("store: no directory configured")
 	}
-	db, err := badger.Open(BadgerOptions(opt.Dir, opt.InMemory, opt.Log))
+	bo := BadgerOptions(opt.Dir, opt.InMemory, opt.Log)
+	if len(opt.EncryptionKey) > 0 {
+		// Badger needs an index cache with encryption: the decrypted
+		// table indexes live there.
+		bo = bo.WithEncryptionKey(opt.EncryptionKey).WithIndexCacheSize(4 << 20)
+	}
+	fileDir := opt.Dir
+	if opt.InMemory {
+		fileDir = ""
+	} else if err := os.MkdirAll(opt.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("store: create %s: %w", opt.Dir, err)
+	}
+	indexKey, err := loadIndexKey(fileDir)
 	if err != nil {
+		return nil, err
+	}
+	keys, err := openKeyring(fileDir)
+	if err != nil {
+		return nil, err
+	}
+	db, err := badger.Open(bo)
+	if err != nil {
+		keys.close()
 		return nil, fmt.Errorf("store: open %s: %w", opt.Dir, err)
 	}
-	return &Store{db: db, opt: opt, now: opt.Now, log: opt.Log}, nil
+	s := &Store{db: db, opt: opt, now: opt.Now, log: opt.Log, keys: keys, indexKey: indexKey}
+	if err := s.resumeErasures(); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
 // Close flushes and closes the database.
 func (s *Store) Close() error {
-	if err := s.db.Close(); err != nil {
+	err := s.db.Close()
+	if kerr := s.keys.close(); err == nil {
+		err = kerr
+	}
+	if err != nil {
 		return fmt.Errorf("store: close: %w", err)
 	}
 	return nil
@@ -120,6 +160,17 @@ func (s *Store) update(ctx context.Context, fn func(txn *badger.Txn) error) erro
 // nil, its idempotency record, in one transaction. It returns a
 // *DuplicateKeyError when the client already used the key.
 func (s *Store) Create(ctx context.Context, m *Message, idem *Idempotency) error {
+	return s.Admit(ctx, m, idem, Admission{})
+}
+
+// Admit is Create with the checks that must hold in the same transaction:
+// the opt-out list, consent and the rate limits of adm. Because the counters
+// are read and written in the transaction that creates the message, two
+// concurrent requests can never both take the last slot of a limit: one of
+// them conflicts, is retried, and then sees the limit reached. It returns
+// ErrOptedOut, ErrConsentMissing, a *RateLimitError, or a
+// *DuplicateKeyError.
+func (s *Store) Admit(ctx context.Context, m *Message, idem *Idempotency, adm Admission) error {
 	id, err := parseID(m.ID)
 	if err != nil {
 		return err
@@ -130,21 +181,38 @@ func (s *Store) Create(ctx context.Context, m *Message, idem *Idempotency) error
 	if m.State != Queued {
 		return fmt.Errorf("store: create: a new message must be queued, not %s", m.State)
 	}
-	return s.update(ctx, func(txn *badger.Txn) error {
+	if m.To == "" {
+		return errors.New("store: create: a message needs a recipient")
+	}
+	slot, _, err := s.keys.alloc()
+	if err != nil {
+		return err
+	}
+	m.KeySlot = slot
+	m.ToHash = s.recipientHash(m.To)
+	m.ToMasked = maskPhone(m.To)
+	err = s.update(ctx, func(txn *badger.Txn) error {
+		now := s.now()
+		if err := s.admit(txn, m, adm, now); err != nil {
+			return err
+		}
 		if idem != nil {
 			ik := idemKey(idem.Client, idem.Key)
 			item, err := txn.Get(ik)
 			switch {
 			case err == nil:
-				var existing Idempotency
-				if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &existing) }); err != nil {
-					return fmt.Errorf("store: read idempotency record: %w", err)
+				existing, err := s.decodeIdem(item)
+				if err != nil {
+					return err
 				}
-				return &DuplicateKeyError{Existing: existing}
+				same := hmac.Equal([]byte(existing.Fingerprint), []byte(s.fingerprint(idem.Fingerprint)))
+				return &DuplicateKeyError{Existing: *existing, SamePayload: same}
 			case !errors.Is(err, badger.ErrKeyNotFound):
 				return err
 			}
-			rec, err := json.Marshal(idem)
+			stored := *idem
+			stored.Fingerprint = s.fingerprint(idem.Fingerprint)
+			rec, err := json.Marshal(&stored)
 			if err != nil {
 				return err
 			}
@@ -157,11 +225,19 @@ func (s *Store) Create(ctx context.Context, m *Message, idem *Idempotency) error
 		} else if !errors.Is(err, badger.ErrKeyNotFound) {
 			return err
 		}
-		now := s.now()
 		m.EventSeq = 0
 		ev := Event{At: now, To: Queued, Reason: "accepted"}
-		return s.write(txn, id, nil, m, ev)
+		return s.write(txn, id, nil, m, ev, nil)
 	})
+	if err != nil {
+		if eerr := s.keys.erase(slot); eerr != nil {
+			s.log.Error("erasing the key of a refused message", slog.Any("err", eerr))
+		}
+		m.KeySlot = 0
+		return err
+	}
+	s.keys.committed(slot)
+	return nil
 }
 
 // Get returns one message.
@@ -172,7 +248,7 @@ func (s *Store) Get(ctx context.Context, id string) (*Message, error) {
 	}
 	var m *Message
 	err = s.db.View(func(txn *badger.Txn) error {
-		m, err = getMessage(txn, key)
+		m, err = s.getMessage(txn, key)
 		return err
 	})
 	return m, err
@@ -211,7 +287,11 @@ func (s *Store) Idempotency(ctx context.Context, client, key string) (*Idempoten
 		if err != nil {
 			return err
 		}
-		return item.Value(func(v []byte) error { return json.Unmarshal(v, &rec) })
+		r, err := s.decodeIdem(item)
+		if err == nil {
+			rec = *r
+		}
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -219,7 +299,24 @@ func (s *Store) Idempotency(ctx context.Context, client, key string) (*Idempoten
 	return &rec, nil
 }
 
-func getMessage(txn *badger.Txn, id [16]byte) (*Message, error) {
+// decodeIdem reads an idempotency record.
+func (s *Store) decodeIdem(item *badger.Item) (*Idempotency, error) {
+	var rec Idempotency
+	if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &rec) }); err != nil {
+		return nil, fmt.Errorf("store: read idempotency record: %w", err)
+	}
+	return &rec, nil
+}
+
+// fingerprint keys a request fingerprint with the recipient-index key.
+func (s *Store) fingerprint(fp string) string {
+	m := hmac.New(sha256.New, s.indexKey)
+	m.Write([]byte("idempotency\x00"))
+	m.Write([]byte(fp))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func (s *Store) getMessage(txn *badger.Txn, id [16]byte) (*Message, error) {
 	item, err := txn.Get(messageKey(id))
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return nil, fmt.Errorf("message %s: %w", idString(id[:]), ErrNotFound)
@@ -230,6 +327,9 @@ func getMessage(txn *badger.Txn, id [16]byte) (*Message, error) {
 	var m Message
 	if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &m) }); err != nil {
 		return nil, fmt.Errorf("store: decode message %s: %w", idString(id[:]), err)
+	}
+	if err := s.unseal(&m); err != nil {
+		return nil, fmt.Errorf("store: message %s: %w", idString(id[:]), err)
 	}
 	return &m, nil
 }
@@ -242,7 +342,11 @@ func retained(st State) bool { return st != Queued && st != Sending }
 // write stores m (whose previous version is old, nil for a new message),
 // moves its index keys and appends ev. It is the only place that writes
 // message keys, so the indexes cannot drift from the records.
-func (s *Store) write(txn *badger.Txn, id [16]byte, old, m *Message, ev Event) error {
+//
+// A message becoming terminal loses its sealed part and its key slot is
+// queued for erasure in *erase (after the commit) with a marker key, so
+// that a crash between commit and erasure is finished at the next Open.
+func (s *Store) write(txn *badger.Txn, id [16]byte, old, m *Message, ev Event, erase *[]uint32) error {
 	var ttl time.Duration
 	if retained(m.State) {
 		ttl = s.opt.Retention
@@ -280,10 +384,20 @@ func (s *Store) write(txn *badger.Txn, id [16]byte, old, m *Message, ev Event) e
 	}
 	m.EventSeq++
 	ev.Seq = m.EventSeq
-	if m.State.Terminal() {
-		eraseSecrets(m)
+	if m.State.Terminal() && m.KeySlot != 0 && !keepForReview(m) {
+		if err := txn.Set(eraseKey(m.KeySlot), nil); err != nil {
+			return err
+		}
+		if erase != nil {
+			*erase = append(*erase, m.KeySlot)
+		}
+		eraseSealed(m)
 	}
-	rec, err := json.Marshal(m)
+	stored, err := s.sealed(m)
+	if err != nil {
+		return err
+	}
+	rec, err := json.Marshal(stored)
 	if err != nil {
 		return err
 	}
@@ -334,17 +448,6 @@ func (s *Store) retagEvents(txn *badger.Txn, id [16]byte, ttl time.Duration) err
 		}
 	}
 	return nil
-}
-
-// eraseSecrets drops the params that must not outlive the message's useful
-// life, such as one-time codes.
-func eraseSecrets(m *Message) {
-	for _, name := range m.SecretParams {
-		if _, ok := m.Params[name]; ok {
-			delete(m.Params, name)
-			m.Erased = true
-		}
-	}
 }
 
 type badgerLogger struct{ log *slog.Logger }

@@ -34,18 +34,23 @@ func (s *Store) Transition(ctx context.Context, id string, c Change) (*Message, 
 	if err != nil {
 		return nil, err
 	}
-	var out *Message
+	var (
+		out   *Message
+		erase []uint32
+	)
 	err = s.update(ctx, func(txn *badger.Txn) error {
-		m, err := getMessage(txn, key)
+		erase = erase[:0]
+		m, err := s.getMessage(txn, key)
 		if err != nil {
 			return err
 		}
-		out, err = s.apply(txn, key, m, c)
+		out, err = s.apply(txn, key, m, c, &erase)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.finishErase(erase)
 	return out, nil
 }
 
@@ -64,11 +69,14 @@ func (s *Store) TransitionMany(ctx context.Context, ids []string, decide Decide)
 		}
 		keys = append(keys, k)
 	}
-	var out []*Message
+	var (
+		out   []*Message
+		erase []uint32
+	)
 	err := s.update(ctx, func(txn *badger.Txn) error {
-		out = out[:0]
+		out, erase = out[:0], erase[:0]
 		for _, k := range keys {
-			m, err := getMessage(txn, k)
+			m, err := s.getMessage(txn, k)
 			if err != nil {
 				continue // removed by retention meanwhile
 			}
@@ -76,7 +84,7 @@ func (s *Store) TransitionMany(ctx context.Context, ids []string, decide Decide)
 			if c == nil {
 				continue
 			}
-			changed, err := s.apply(txn, k, m, *c)
+			changed, err := s.apply(txn, k, m, *c, &erase)
 			if err != nil {
 				if _, ok := err.(*StateError); ok {
 					continue
@@ -87,10 +95,13 @@ func (s *Store) TransitionMany(ctx context.Context, ids []string, decide Decide)
 		}
 		return nil
 	})
+	if err == nil {
+		s.finishErase(erase)
+	}
 	return out, err
 }
 
-func (s *Store) apply(txn *badger.Txn, key [16]byte, m *Message, c Change) (*Message, error) {
+func (s *Store) apply(txn *badger.Txn, key [16]byte, m *Message, c Change, erase *[]uint32) (*Message, error) {
 	if !slices.Contains(c.From, m.State) {
 		return nil, &StateError{ID: m.ID, Have: m.State, Want: c.From}
 	}
@@ -113,7 +124,7 @@ func (s *Store) apply(txn *badger.Txn, key [16]byte, m *Message, c Change) (*Mes
 		s.retries.Add(1)
 	}
 	ev := Event{At: now, From: old.State, To: c.To, Driver: c.Driver, Reason: c.Reason, Detail: c.Detail}
-	if err := s.write(txn, key, &old, &next, ev); err != nil {
+	if err := s.write(txn, key, &old, &next, ev, erase); err != nil {
 		return nil, err
 	}
 	return &next, nil

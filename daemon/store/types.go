@@ -39,17 +39,39 @@ func (s State) Terminal() bool {
 func (s State) Valid() bool { return stateCode(s) != 0 }
 
 // Message is the stored record of one message.
+//
+// To, Text and the secret params are never written to Badger in the clear:
+// they travel sealed under the message's own key (see keyring.go), which is
+// destroyed when the message becomes terminal. Read back after that, To and
+// Text are empty and only ToMasked remains.
 type Message struct {
-	ID       string            `json:"id"`
-	Client   string            `json:"client"`
-	To       string            `json:"to"`
+	ID     string `json:"id"`
+	Client string `json:"client"`
+	// To is the recipient in E.164 form; sealed in storage.
+	To string `json:"-"`
+	// ToMasked is the recipient as lists and logs show it.
+	ToMasked string `json:"to_masked"`
+	// ToHash is the keyed hash the store finds the recipient by.
+	ToHash   []byte            `json:"to_hash,omitempty"`
 	Purpose  string            `json:"purpose"`
-	Template string            `json:"template"`
-	Params   map[string]string `json:"params,omitempty"`
+	Template string            `json:"template,omitempty"`
+	Params   map[string]string `json:"-"`
+	// Text is free text sent instead of a template; sealed in storage.
+	Text string `json:"-"`
 	// SecretParams names the params erased when the message is terminal.
 	SecretParams []string `json:"secret_params,omitempty"`
-	// Erased is set once secret params were dropped.
+	// Erased is set once the sealed part (recipient, free text, secret
+	// params) was destroyed.
 	Erased bool `json:"erased,omitempty"`
+	// OptOutExempt marks the one confirmation sent to a number that just
+	// opted out: the check before send lets it through.
+	OptOutExempt bool `json:"opt_out_exempt,omitempty"`
+	// PlainParams are the params that are not secret, stored as they are.
+	PlainParams map[string]string `json:"params,omitempty"`
+	// KeySlot is the slot of the message key in the key file; 0 once erased.
+	KeySlot uint32 `json:"key_slot,omitempty"`
+	// Sealed is the AES-GCM sealed recipient, free text and secret params.
+	Sealed []byte `json:"sealed,omitempty"`
 
 	State       State    `json:"state"`
 	Attempts    int      `json:"attempts"`
@@ -97,9 +119,12 @@ type Event struct {
 type Idempotency struct {
 	Client string `json:"client"`
 	Key    string `json:"key"`
-	// Fingerprint identifies the request payload.
+	// Fingerprint identifies the request payload. The store keeps only an
+	// HMAC of it under the recipient-index key: a payload holds one-time
+	// codes, whose plain hash would be easy to reverse.
 	Fingerprint string `json:"fingerprint"`
-	// Response is the body first answered, replayed verbatim.
+	// Response is the body first answered, replayed verbatim. The API
+	// writes it without personal data, since it outlives the message's.
 	Response  []byte    `json:"response"`
 	MessageID string    `json:"message_id"`
 	CreatedAt time.Time `json:"created_at"`
@@ -135,6 +160,9 @@ func (e *StateError) Error() string {
 // Existing is the stored record, so the caller can replay or refuse.
 type DuplicateKeyError struct {
 	Existing Idempotency
+	// SamePayload is true when the request carried the same payload as
+	// the first one, so its answer may be replayed.
+	SamePayload bool
 }
 
 func (e *DuplicateKeyError) Error() string {
@@ -154,6 +182,8 @@ type Filter struct {
 	// Cursor continues an earlier listing; Limit caps the page (default 100).
 	Cursor string
 	Limit  int
+
+	toHash []byte
 }
 
 // Stats summarises the store.

@@ -20,7 +20,10 @@ type Factory func(ctx context.Context, cfg config.Driver, log *slog.Logger) (dri
 
 // Factories maps each built-in driver type to its constructor.
 var Factories = map[string]Factory{
-	"sim": newSim,
+	"sim":        newSim,
+	"smsservice": newSMSService,
+	"adb":        newADB,
+	"modem":      newModem,
 }
 
 // Types returns the known driver types, sorted.
