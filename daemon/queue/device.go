@@ -45,6 +45,25 @@ type sentParts struct {
 func (d *device) reserve(now time.Time, parts int) (ok bool, retryAt time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if ok, retryAt = d.availableLocked(now, parts); !ok {
+		return false, retryAt
+	}
+	if d.MaxParts > 0 && d.Window > 0 {
+		d.sent = append(d.sent, sentParts{at: now, parts: parts})
+	}
+	d.inflight++
+	d.lastSend = now
+	return true, time.Time{}
+}
+
+// available reports what reserve would, without taking the slot.
+func (d *device) available(now time.Time, parts int) (bool, time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.availableLocked(now, parts)
+}
+
+func (d *device) availableLocked(now time.Time, parts int) (bool, time.Time) {
 	if d.health.State == drivers.StateDown {
 		return false, now.Add(time.Second)
 	}
@@ -77,10 +96,7 @@ func (d *device) reserve(now time.Time, parts int) (ok bool, retryAt time.Time) 
 			}
 			return false, d.sent[len(d.sent)-1].at.Add(d.Window)
 		}
-		d.sent = append(d.sent, sentParts{at: now, parts: parts})
 	}
-	d.inflight++
-	d.lastSend = now
 	return true, time.Time{}
 }
 

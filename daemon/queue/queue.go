@@ -199,6 +199,14 @@ func (q *Queue) dispatchOnce(ctx context.Context) time.Duration {
 			}
 			return min(max(next.Sub(now), time.Millisecond), idle)
 		}
+		// When no device could take anything now, reading the batch would
+		// be wasted work, repeated at every submission.
+		if free, at := q.anyCapacity(now); !free {
+			if at.IsZero() {
+				return idle
+			}
+			return min(max(at.Sub(now), time.Millisecond), idle)
+		}
 		leased, retryAt := q.leaseBatch(ctx, ids, now)
 		if leased == 0 {
 			// Every due message waits for a device: sleep until pacing
@@ -280,6 +288,23 @@ func (q *Queue) leaseBatch(ctx context.Context, ids []string, now time.Time) (in
 		}
 	}
 	return len(leased), retryAt
+}
+
+// anyCapacity reports whether some device could take a one-part message
+// now and, if none can, the earliest time one may (zero when only a
+// finishing send can free a slot).
+func (q *Queue) anyCapacity(now time.Time) (bool, time.Time) {
+	var earliest time.Time
+	for _, d := range q.order {
+		ok, at := d.available(now, 1)
+		if ok {
+			return true, time.Time{}
+		}
+		if !at.IsZero() && (earliest.IsZero() || at.Before(earliest)) {
+			earliest = at
+		}
+	}
+	return false, earliest
 }
 
 // pick chooses the first device on the message's route that can take it now.
