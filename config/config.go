@@ -40,15 +40,73 @@ type API struct {
 	WriteTimeout Duration `yaml:"write_timeout"`
 	// IdempotencyTTL is how long Idempotency-Key values are remembered.
 	IdempotencyTTL Duration `yaml:"idempotency_ttl"`
+	// SocketGroup, when set, is the group (name or number) that owns the
+	// socket file and its directory, so its members can connect.
+	SocketGroup string `yaml:"socket_group"`
+	// SocketClient, when set, names the client that every socket peer
+	// not mapped by clients[].unix_uids or unix_gids is; the socket's file
+	// permissions decide who can connect at all. Empty: unmapped peers
+	// are refused (peer_unknown) once any client is configured.
+	SocketClient string `yaml:"socket_client"`
+	// LAN is the optional listener on private LAN addresses.
+	LAN LAN `yaml:"lan"`
+}
+
+// LAN configures the API listener on private network addresses. It needs
+// at least one client with a token_sha256.
+type LAN struct {
+	// Listen lists "ip:port" addresses; each must be loopback, RFC 1918,
+	// RFC 4193 or link-local. 0.0.0.0 and :: are accepted only when every
+	// interface address of the machine is private. Empty: no LAN listener.
+	Listen []string `yaml:"listen"`
+	// Allow lists the CIDR networks peers must come from; each must lie
+	// within the private ranges. Empty: any private peer.
+	Allow []string `yaml:"allow"`
+	// TLS, when both files are set, serves HTTPS.
+	TLS TLS `yaml:"tls"`
+	// MaxConns caps the open connections of each listen address.
+	MaxConns int `yaml:"max_conns"`
+}
+
+// TLS names a PEM certificate and key.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
 }
 
 // Client is an app allowed to submit messages.
 type Client struct {
-	Name     string `yaml:"name"`
-	UnixUIDs []int  `yaml:"unix_uids"`
+	Name string `yaml:"name"`
+	// UnixUIDs are the users whose connections on the socket are this
+	// client; UnixGIDs the primary groups, checked after every uid.
+	UnixUIDs []int `yaml:"unix_uids"`
+	UnixGIDs []int `yaml:"unix_gids"`
+	// TokenSHA256 is the hex SHA-256 of the bearer token this client
+	// presents on the LAN listener (from smsgw token create).
+	TokenSHA256 string `yaml:"token_sha256"`
 	// Purposes lists what the client may send; a purpose not listed is
 	// refused with purpose_not_allowed_for_client.
 	Purposes []string `yaml:"purposes"`
+	// Admin lets the client see and act on every client's messages and
+	// read the journal; other clients see only their own messages.
+	Admin bool `yaml:"admin"`
+	// Webhook, when its url is set, receives this client's events.
+	Webhook Webhook `yaml:"webhook"`
+}
+
+// Webhook is a client's event receiver on the LAN.
+type Webhook struct {
+	// URL is an http or https URL whose host resolves to a private address.
+	URL string `yaml:"url"`
+	// SecretFile holds the HMAC-SHA256 signing secret.
+	SecretFile string `yaml:"secret_file"`
+	// MaxAttempts is how many times one event is tried before it is
+	// dead-lettered.
+	MaxAttempts int `yaml:"max_attempts"`
+	// Backoff spaces the attempts: exponential from Initial to Max.
+	Backoff Backoff `yaml:"backoff"`
+	// Timeout bounds one delivery.
+	Timeout Duration `yaml:"timeout"`
 }
 
 // Store configures the Badger database.

@@ -37,6 +37,10 @@ const (
 	DefaultReadTimeout    = 10 * time.Second
 	DefaultWriteTimeout   = 10 * time.Second
 	DefaultIdempotencyTTL = 24 * time.Hour
+	DefaultWebhookTries   = 10
+	DefaultWebhookInitial = 5 * time.Second
+	DefaultWebhookMax     = 10 * time.Minute
+	DefaultWebhookTimeout = 10 * time.Second
 	DefaultStoreDir       = "smsgw-data"
 	DefaultRetention      = 720 * time.Hour
 	DefaultGCInterval     = 5 * time.Minute
@@ -62,6 +66,18 @@ func (c *Config) ApplyDefaults() {
 	setDuration(&c.API.ReadTimeout, DefaultReadTimeout)
 	setDuration(&c.API.WriteTimeout, DefaultWriteTimeout)
 	setDuration(&c.API.IdempotencyTTL, DefaultIdempotencyTTL)
+	for i := range c.Clients {
+		wh := &c.Clients[i].Webhook
+		if wh.URL == "" {
+			continue
+		}
+		if wh.MaxAttempts == 0 {
+			wh.MaxAttempts = DefaultWebhookTries
+		}
+		setDuration(&wh.Backoff.Initial, DefaultWebhookInitial)
+		setDuration(&wh.Backoff.Max, DefaultWebhookMax)
+		setDuration(&wh.Timeout, DefaultWebhookTimeout)
+	}
 
 	setString(&c.Store.Dir, DefaultStoreDir)
 	setDuration(&c.Store.Retention, DefaultRetention)
@@ -117,7 +133,10 @@ func setDuration(d *Duration, def time.Duration) {
 // joining them to base, normally the working directory. Absolute and empty
 // paths are left alone.
 func (c *Config) Resolve(base string) {
-	paths := []*string{&c.API.Socket, &c.Store.Dir}
+	paths := []*string{&c.API.Socket, &c.Store.Dir, &c.API.LAN.TLS.CertFile, &c.API.LAN.TLS.KeyFile}
+	for i := range c.Clients {
+		paths = append(paths, &c.Clients[i].Webhook.SecretFile)
+	}
 	for i := range c.Drivers {
 		d := &c.Drivers[i]
 		if t, ok := lookupDriverType(driverTypes, d.Type); ok && t.paths != nil {

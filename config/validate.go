@@ -1,15 +1,21 @@
 package config
 
 import (
+	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"maps"
+	"net"
+	"net/netip"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"text/template"
 	"text/template/parse"
+
+	"smsgw/daemon/access"
 )
 
 // ValidationError lists every problem Validate found.
@@ -140,11 +146,52 @@ func (c *Config) validateAPI(v *validator) {
 	positive(v, "api.read_timeout", c.API.ReadTimeout)
 	positive(v, "api.write_timeout", c.API.WriteTimeout)
 	positive(v, "api.idempotency_ttl", c.API.IdempotencyTTL)
+	if c.API.SocketClient != "" && !slices.ContainsFunc(c.Clients, func(cl Client) bool { return cl.Name == c.API.SocketClient }) {
+		v.add("api.socket_client", "no client is named %q", c.API.SocketClient)
+	}
+	lan := c.API.LAN
+	for i, addr := range lan.Listen {
+		if err := checkListenSyntax(addr); err != nil {
+			v.add(fmt.Sprintf("api.lan.listen[%d]", i), "%v", err)
+		}
+	}
+	if _, err := access.ParseAllowList(lan.Allow); err != nil {
+		v.add("api.lan.allow", "%v", err)
+	}
+	if (lan.TLS.CertFile == "") != (lan.TLS.KeyFile == "") {
+		v.add("api.lan.tls", "set both cert_file and key_file, or neither")
+	}
+	if lan.MaxConns < 0 {
+		v.add("api.lan.max_conns", "must not be negative, got %d", lan.MaxConns)
+	}
+	if len(lan.Listen) > 0 && !slices.ContainsFunc(c.Clients, func(cl Client) bool { return cl.TokenSHA256 != "" }) {
+		v.add("api.lan.listen", "no client has a token_sha256, so nobody could use the LAN listener; run `smsgw token create --client NAME`")
+	}
+}
+
+// checkListenSyntax checks a LAN listen address without looking at the
+// machine's interfaces: an IP literal and a port, private or unspecified.
+// The daemon checks unspecified addresses against the interfaces at start.
+func checkListenSyntax(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" {
+		return fmt.Errorf("%q is not ip:port", addr)
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return fmt.Errorf("%q: use an IP address, not a host name", addr)
+	}
+	if ip.IsUnspecified() {
+		return nil
+	}
+	return access.CheckListen(addr, nil)
 }
 
 func (c *Config) validateClients(v *validator) {
 	names := map[string]int{}
 	uids := map[int]string{}
+	gids := map[int]string{}
+	tokens := map[string]string{}
 	for i, cl := range c.Clients {
 		path := fmt.Sprintf("clients[%d]", i)
 		switch first, dup := names[cl.Name]; {
@@ -166,6 +213,42 @@ func (c *Config) validateClients(v *validator) {
 				continue
 			}
 			uids[uid] = cl.Name
+		}
+		for j, gid := range cl.UnixGIDs {
+			gpath := fmt.Sprintf("%s.unix_gids[%d]", path, j)
+			if gid < 0 {
+				v.add(gpath, "invalid gid %d", gid)
+				continue
+			}
+			if other, dup := gids[gid]; dup {
+				v.add(gpath, "gid %d already belongs to client %q", gid, other)
+				continue
+			}
+			gids[gid] = cl.Name
+		}
+		if t := cl.TokenSHA256; t != "" {
+			if b, err := hex.DecodeString(t); err != nil || len(b) != 32 {
+				v.add(path+".token_sha256", "must be the 64 hex digits printed by `smsgw token create`")
+			} else if other, dup := tokens[strings.ToLower(t)]; dup {
+				v.add(path+".token_sha256", "the same token digest belongs to client %q", other)
+			} else {
+				tokens[strings.ToLower(t)] = cl.Name
+			}
+		}
+		if wh := cl.Webhook; wh.URL != "" || wh.SecretFile != "" {
+			wpath := path + ".webhook"
+			if u, err := url.Parse(wh.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				v.add(wpath+".url", "must be an http or https URL such as http://192.168.1.20:9000/sms")
+			}
+			if wh.SecretFile == "" {
+				v.add(wpath+".secret_file", "a webhook needs a signing secret file")
+			}
+			if wh.MaxAttempts <= 0 {
+				v.add(wpath+".max_attempts", "must be positive, got %d", wh.MaxAttempts)
+			}
+			positive(v, wpath+".backoff.initial", wh.Backoff.Initial)
+			positive(v, wpath+".backoff.max", wh.Backoff.Max)
+			positive(v, wpath+".timeout", wh.Timeout)
 		}
 		for j, p := range cl.Purposes {
 			if _, ok := c.Policy.Purposes[p]; !ok {

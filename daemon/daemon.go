@@ -10,13 +10,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
 	"sync"
 	"time"
 
 	"smsgw/config"
 	"smsgw/daemon/api"
 	"smsgw/daemon/client"
+	"smsgw/daemon/events"
 	"smsgw/daemon/policy"
 	"smsgw/daemon/queue"
 	"smsgw/daemon/store"
@@ -92,41 +92,52 @@ func RunWithHooks(ctx context.Context, cfg *config.Config, log *slog.Logger, hoo
 		return err
 	}
 
-	mode, err := strconv.ParseUint(cfg.API.SocketMode, 8, 32)
+	listeners, err := openListeners(ctx, cfg, log)
 	if err != nil {
-		return fmt.Errorf("api.socket_mode %q: %w", cfg.API.SocketMode, err)
+		return err
 	}
-	ln, err := api.ListenUnix(cfg.API.Socket, os.FileMode(mode))
+	defer listeners.close()
+	targets, err := webhookTargets(cfg)
 	if err != nil {
 		return err
 	}
 	srv := api.New(api.Options{
 		Backend: backend{Queue: q, started: started},
 		Lists:   q,
+		Events:  st,
 		Policy:  pol,
 		Config:  cfg.API,
+		Clients: cfg.Clients,
 		Log:     log.With(slog.String("component", "api")),
 	})
 
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	var wg sync.WaitGroup
-	errs := make(chan error, 2)
-	wg.Add(3)
-	go func() {
-		defer wg.Done()
-		errs <- q.Run(runCtx)
-	}()
-	go func() {
-		defer wg.Done()
-		st.RunGC(runCtx, cfg.Store.GCInterval.Duration)
-	}()
-	go func() {
-		defer wg.Done()
-		errs <- srv.Serve(runCtx, ln)
-	}()
-	log.Info("smsgw ready", slog.String("socket", cfg.API.Socket), slog.String("store", cfg.Store.Dir),
-		slog.Int("drivers", len(devices)), slog.String("version", Version))
+	errs := make(chan error, 3+len(listeners.lan)+len(targets))
+	run := func(f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	run(func() error { return q.Run(runCtx) })
+	run(func() error { st.RunGC(runCtx, cfg.Store.GCInterval.Duration); return nil })
+	run(func() error { return srv.Serve(runCtx, listeners.unix) })
+	for _, ln := range listeners.lan {
+		run(func() error { return srv.ServeLAN(runCtx, ln, listeners.tls) })
+	}
+	for _, t := range targets {
+		w := events.NewWorker(st, t, log.With(slog.String("component", "webhook"), slog.String("client", t.Client)))
+		run(func() error { return w.Run(runCtx) })
+	}
+	run(func() error { watchDevices(runCtx, deviceStates(q), st, log); return nil })
+	log.Info("smsgw ready", slog.String("socket", cfg.API.Socket), slog.Bool("socket_activated", listeners.activated),
+		slog.Any("lan", cfg.API.LAN.Listen), slog.String("store", cfg.Store.Dir),
+		slog.Int("drivers", len(devices)), slog.Int("webhooks", len(targets)), slog.String("version", Version))
 	if hooks.Ready != nil {
 		hooks.Ready()
 	}
@@ -142,7 +153,9 @@ func RunWithHooks(ctx context.Context, cfg *config.Config, log *slog.Logger, hoo
 	}
 	stop()
 	wg.Wait()
-	_ = os.Remove(cfg.API.Socket)
+	if !listeners.activated {
+		_ = os.Remove(cfg.API.Socket)
+	}
 	if runErr != nil {
 		return runErr
 	}

@@ -58,6 +58,18 @@ type Lists interface {
 	Journal(ctx context.Context, since time.Time, limit int) ([]store.JournalEntry, error)
 }
 
+// Events is what the API needs for the event stream and the webhook
+// deliveries view.
+type Events interface {
+	// Feed returns entries after a number, never beyond what is settled.
+	Feed(ctx context.Context, after uint64, limit int) ([]store.FeedEntry, error)
+	// FeedChanged is closed when new entries may be readable.
+	FeedChanged() <-chan struct{}
+	// FeedHead is the number a stream without Last-Event-ID starts after.
+	FeedHead() uint64
+	Deliveries(ctx context.Context, client, state string, limit int) ([]store.Delivery, error)
+}
+
 // Options configures a Server. Backend and Policy are required.
 type Options struct {
 	Backend Backend
@@ -66,6 +78,12 @@ type Options struct {
 	Lists  Lists
 	Policy *policy.Policy
 	Config config.API
+	// Clients are the configured clients: socket peers and LAN tokens map
+	// to them. None: every socket peer is the admin client "local".
+	Clients []config.Client
+	// Events serves /v1/events and /v1/webhooks/deliveries; nil answers
+	// them 404.
+	Events Events
 	// Log receives the access log (at debug) and internal errors; nil
 	// discards them.
 	Log *slog.Logger
@@ -81,16 +99,19 @@ const (
 	readHeaderTimeout   = 5 * time.Second
 	maxHeaderBytes      = 16 << 10
 	shutdownGrace       = 10 * time.Second
+	idleTimeout         = 60 * time.Second
 )
 
-// localClient is the client name of every request on the Unix socket until
-// peer credentials are mapped to configured clients.
+// localClient is the client name of every request on the Unix socket when
+// no client is configured; it is an admin.
 const localClient = "local"
 
 // Server is the HTTP API. Create it with New.
 type Server struct {
 	backend Backend
 	lists   Lists
+	events  Events
+	auth    *authenticator
 	policy  *policy.Policy
 	cfg     config.API
 	log     *slog.Logger
@@ -112,6 +133,8 @@ func New(o Options) *Server {
 	s := &Server{
 		backend:  o.Backend,
 		lists:    o.Lists,
+		events:   o.Events,
+		auth:     newAuthenticator(o.Clients, o.Config),
 		policy:   o.Policy,
 		cfg:      o.Config,
 		log:      o.Log,
@@ -133,7 +156,7 @@ func New(o Options) *Server {
 	if s.cfg.WriteTimeout.Duration <= 0 {
 		s.cfg.WriteTimeout.Duration = DefaultWriteTimeout
 	}
-	s.handler = s.accessLog(s.recoverPanics(s.routes()))
+	s.handler = s.accessLog(s.recoverPanics(s.authenticate(s.routes())))
 	return s
 }
 
@@ -157,9 +180,12 @@ func (s *Server) routes() http.Handler {
 		{"/v1/dlq/{id}/requeue", []string{http.MethodPost}, []http.HandlerFunc{s.requeue}},
 		{"/v1/health", []string{http.MethodGet}, []http.HandlerFunc{s.health}},
 		{"/v1/stats", []string{http.MethodGet}, []http.HandlerFunc{s.stats}},
-		{"/v1/optouts", []string{http.MethodGet, http.MethodPost, http.MethodDelete}, []http.HandlerFunc{s.listOptOuts, s.addOptOut, s.removeOptOut}},
+		{"/v1/optouts", []string{http.MethodGet, http.MethodPost, http.MethodDelete}, []http.HandlerFunc{s.listOptOuts, s.addOptOut, adminOnly(s.removeOptOut)}},
 		{"/v1/consents", []string{http.MethodGet, http.MethodPost, http.MethodDelete}, []http.HandlerFunc{s.listConsents, s.addConsent, s.removeConsent}},
-		{"/v1/journal", []string{http.MethodGet}, []http.HandlerFunc{s.journal}},
+		{"/v1/journal", []string{http.MethodGet}, []http.HandlerFunc{adminOnly(s.journal)}},
+		{"/v1/events", []string{http.MethodGet}, []http.HandlerFunc{s.streamEvents}},
+		{"/v1/webhooks/deliveries", []string{http.MethodGet}, []http.HandlerFunc{s.listDeliveries}},
+		{"/openapi.json", []string{http.MethodGet}, []http.HandlerFunc{serveOpenAPI}},
 	} {
 		allow := make([]string, 0, len(r.methods)+1)
 		for i, m := range r.methods {
@@ -179,6 +205,3 @@ func (s *Server) routes() http.Handler {
 	})
 	return mux
 }
-
-// clientName is the configured client a request comes from.
-func (s *Server) clientName(*http.Request) string { return localClient }

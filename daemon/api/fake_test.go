@@ -149,6 +149,9 @@ func (f *fakeBackend) List(_ context.Context, flt store.Filter) ([]*store.Messag
 		if len(flt.States) > 0 && !slices.Contains(flt.States, m.State) {
 			continue
 		}
+		if flt.Client != "" && m.Client != flt.Client {
+			continue
+		}
 		if len(out) == flt.Limit {
 			return out, strconv.Itoa(i), nil
 		}

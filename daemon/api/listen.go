@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,19 +14,38 @@ import (
 	"time"
 )
 
-// Serve answers API requests on ln until ctx is done, then shuts down
-// gracefully: it stops accepting, lets running requests finish for a grace
-// period and returns nil. It returns an error if serving fails or the grace
-// period runs out. Serve closes ln.
+// Serve answers API requests on the Unix socket listener ln until ctx is
+// done, then shuts down gracefully: it stops accepting, lets running
+// requests finish for a grace period and returns nil. It returns an error if
+// serving fails or the grace period runs out. Serve closes ln. Each
+// connection's peer credentials (SO_PEERCRED) name its client.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	return s.serve(ctx, ln, unixConnContext, nil)
+}
+
+// ServeLAN is Serve for a LAN listener from ListenLAN: every request needs
+// a bearer token, and tlsCfg, when not nil, makes it HTTPS.
+func (s *Server) ServeLAN(ctx context.Context, ln net.Listener, tlsCfg *tls.Config) error {
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
+	}
+	return s.serve(ctx, ln, lanConnContext, tlsCfg)
+}
+
+func (s *Server) serve(ctx context.Context, ln net.Listener, connCtx func(context.Context, net.Conn) context.Context, tlsCfg *tls.Config) error {
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: min(readHeaderTimeout, s.cfg.ReadTimeout.Duration),
 		ReadTimeout:       s.cfg.ReadTimeout.Duration,
 		WriteTimeout:      s.cfg.WriteTimeout.Duration,
+		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
+		TLSConfig:         tlsCfg,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		BaseContext: func(net.Listener) context.Context {
+			return context.WithValue(context.WithoutCancel(ctx), serveDoneKey{}, ctx.Done())
+		},
+		ConnContext: connCtx,
 	}
 
 	errc := make(chan error, 1)
@@ -56,8 +76,22 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // running and ListenUnix fails. A path that exists and is not a socket is
 // never touched. The socket file is removed when the listener is closed.
 func ListenUnix(path string, mode os.FileMode) (net.Listener, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+	return ListenUnixGroup(path, mode, -1)
+}
+
+// ListenUnixGroup is ListenUnix that also gives the socket file, and its
+// directory when it creates it, to group gid (-1: leave the group alone),
+// so that the group's members can connect with a mode such as 0660.
+func ListenUnixGroup(path string, mode os.FileMode, gid int) (net.Listener, error) {
+	dir := filepath.Dir(path)
+	_, statErr := os.Stat(dir)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("create socket directory: %w", err)
+	}
+	if gid >= 0 && errors.Is(statErr, os.ErrNotExist) {
+		if err := os.Chown(dir, -1, gid); err != nil {
+			return nil, fmt.Errorf("give socket directory %s to group %d: %w", dir, gid, err)
+		}
 	}
 	if err := removeStaleSocket(path); err != nil {
 		return nil, err
@@ -71,6 +105,12 @@ func ListenUnix(path string, mode os.FileMode) (net.Listener, error) {
 	if err := os.Chmod(path, mode); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("set mode of %s: %w", path, err)
+	}
+	if gid >= 0 {
+		if err := os.Chown(path, -1, gid); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("give %s to group %d: %w", path, gid, err)
+		}
 	}
 	return ln, nil
 }

@@ -107,13 +107,45 @@ func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) {
 		s.backendError(w, r, id, err)
 		return
 	}
+	if !owns(r, m) {
+		writeProblem(w, notFound(id))
+		return
+	}
 	s.writeJSON(w, r, http.StatusOK, s.view(m, events, false))
+}
+
+// owns reports whether the caller may see and act on m: its own client, or
+// an admin. Other clients' messages answer 404, as if they did not exist.
+func owns(r *http.Request, m *store.Message) bool {
+	id := who(r)
+	return id.admin || m.Client == id.client
+}
+
+// checkOwner answers 404 and returns false unless the caller owns message
+// id.
+func (s *Server) checkOwner(w http.ResponseWriter, r *http.Request, id string) bool {
+	if who(r).admin {
+		return true
+	}
+	m, _, err := s.backend.Message(r.Context(), id)
+	if err != nil {
+		s.backendError(w, r, id, err)
+		return false
+	}
+	if !owns(r, m) {
+		writeProblem(w, notFound(id))
+		return false
+	}
+	return true
 }
 
 func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
 	id, p := messageID(r)
 	if p != nil {
 		writeProblem(w, p)
+		return
+	}
+	if !s.checkOwner(w, r, id) {
 		return
 	}
 	m, err := s.backend.Cancel(r.Context(), id)
@@ -129,6 +161,9 @@ func (s *Server) requeue(w http.ResponseWriter, r *http.Request) {
 	id, p := messageID(r)
 	if p != nil {
 		writeProblem(w, p)
+		return
+	}
+	if !s.checkOwner(w, r, id) {
 		return
 	}
 	m, err := s.backend.Requeue(r.Context(), id)
@@ -179,6 +214,9 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, dead bool) {
 		return
 	}
 	f.DeadOnly = dead
+	if id := who(r); !id.admin {
+		f.Client = id.client
+	}
 	msgs, next, err := s.backend.List(r.Context(), f)
 	if err != nil {
 		s.internal(w, r, fmt.Errorf("list messages: %w", err))

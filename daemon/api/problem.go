@@ -40,6 +40,8 @@ type problem struct {
 	allow string
 	// retryAfter fills the Retry-After header of a 429.
 	retryAfter string
+	// wwwAuthenticate fills the WWW-Authenticate header of a 401.
+	wwwAuthenticate string
 }
 
 func problemf(status int, code, format string, args ...any) *problem {
@@ -75,6 +77,9 @@ func writeProblem(w http.ResponseWriter, p *problem) {
 	}
 	if p.retryAfter != "" {
 		h.Set("Retry-After", p.retryAfter)
+	}
+	if p.wwwAuthenticate != "" {
+		h.Set("WWW-Authenticate", p.wwwAuthenticate)
 	}
 	w.WriteHeader(p.Status)
 	_, _ = w.Write(append(body, '\n'))

@@ -195,3 +195,55 @@ func (p *Problem) Error() string {
 	}
 	return fmt.Sprintf("%s (%d %s)", p.Code, p.Status, p.Title)
 }
+
+// Event kinds of the event stream and webhooks.
+const (
+	EventMessageStatus = "message.status"
+	EventDeviceStatus  = "device.status"
+)
+
+// FeedEvent is one entry of the event stream (GET /v1/events, the data of
+// each server-sent event) and the body of one webhook delivery. ID grows
+// with every event and is the SSE id to resume after.
+type FeedEvent struct {
+	ID   uint64    `json:"id"`
+	At   time.Time `json:"at"`
+	Kind string    `json:"kind"`
+	// Client owns the message; absent on device events.
+	Client string `json:"client,omitempty"`
+
+	// Message status changes (kind message.status).
+	MessageID string `json:"message_id,omitempty"`
+	Purpose   string `json:"purpose,omitempty"`
+	From      string `json:"from,omitempty"`
+	To        string `json:"to,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+	Detail    string `json:"detail,omitempty"`
+	Driver    string `json:"driver,omitempty"`
+
+	// Device state changes (kind device.status).
+	Device      string `json:"device,omitempty"`
+	DeviceState string `json:"device_state,omitempty"`
+}
+
+// WebhookDelivery is the state of one event's delivery to a client's
+// webhook.
+type WebhookDelivery struct {
+	Client    string `json:"client"`
+	EventID   uint64 `json:"event_id"`
+	Kind      string `json:"kind"`
+	MessageID string `json:"message_id,omitempty"`
+	// State is pending, delivered or dead.
+	State     string     `json:"state"`
+	Attempts  int        `json:"attempts"`
+	NextAt    *time.Time `json:"next_attempt_at,omitempty"`
+	LastError string     `json:"last_error,omitempty"`
+	// LastStatus is the HTTP status of the last attempt, absent if none came.
+	LastStatus int       `json:"last_status,omitempty"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// WebhookDeliveryList is the answer of GET /v1/webhooks/deliveries.
+type WebhookDeliveryList struct {
+	Deliveries []WebhookDelivery `json:"deliveries"`
+}

@@ -28,17 +28,17 @@ func BenchmarkOptionProfiles(b *testing.B) {
 	discard := slog.New(slog.DiscardHandler)
 	profiles := []struct {
 		name string
-		opts func(dir string) badger.Options
+		opts func(o badger.Options) badger.Options
 	}{
-		{"badger-defaults", func(dir string) badger.Options {
-			return badger.DefaultOptions(dir).WithSyncWrites(true).WithLogger(badgerLogger{discard})
+		{"badger-defaults", func(o badger.Options) badger.Options {
+			return badger.DefaultOptions(o.Dir).WithSyncWrites(true).WithLogger(badgerLogger{discard})
 		}},
-		{"smsgw", func(dir string) badger.Options { return BadgerOptions(dir, false, discard) }},
-		{"smsgw-uncompressed", func(dir string) badger.Options {
-			return BadgerOptions(dir, false, discard).WithCompression(options.None).WithBlockCacheSize(0)
+		{"smsgw", func(o badger.Options) badger.Options { return o }},
+		{"smsgw-uncompressed", func(o badger.Options) badger.Options {
+			return o.WithCompression(options.None).WithBlockCacheSize(0)
 		}},
-		{"smsgw-memtable-16M", func(dir string) badger.Options {
-			return BadgerOptions(dir, false, discard).WithMemTableSize(16 << 20)
+		{"smsgw-memtable-16M", func(o badger.Options) badger.Options {
+			return o.WithMemTableSize(16 << 20)
 		}},
 	}
 	const messages = 50_000
@@ -49,11 +49,13 @@ func BenchmarkOptionProfiles(b *testing.B) {
 				debug.FreeOSMemory()
 				resetPeakRSS(b)
 				dir := b.TempDir()
-				db, err := badger.Open(p.opts(dir))
+				open := func() (*Store, error) {
+					return Open(Options{Dir: dir, Retention: time.Hour, IdempotencyTTL: time.Hour, Log: discard, tune: p.opts})
+				}
+				s, err := open()
 				if err != nil {
 					b.Fatal(err)
 				}
-				s := &Store{db: db, opt: Options{Retention: time.Hour, IdempotencyTTL: time.Hour}, now: time.Now, log: discard}
 				var next atomic.Int64
 				var wg sync.WaitGroup
 				start := time.Now()
@@ -81,12 +83,12 @@ func BenchmarkOptionProfiles(b *testing.B) {
 				b.ReportMetric(peak, "peak-rss-MB")
 				b.ReportMetric(float64(dirSize(b, dir))/(1<<20), "disk-MB")
 				start = time.Now()
-				db, err = badger.Open(p.opts(dir))
+				s, err = open()
 				if err != nil {
 					b.Fatal(err)
 				}
 				b.ReportMetric(float64(time.Since(start).Milliseconds()), "reopen-ms")
-				_ = db.Close()
+				_ = s.Close()
 			}
 		})
 	}

@@ -17,16 +17,21 @@ import (
 // first, at most limit of them, and the due time of the next message after
 // those (zero when there is none).
 func (s *Store) Due(ctx context.Context, now time.Time, limit int) (ids []string, next time.Time, err error) {
+	floor, version := s.due.get()
+	first := int64(-1)
 	err = s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{pDue}})
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{pDue}, PrefetchValues: false})
 		defer it.Close()
 		nowMS := uint64(max(now.UnixMilli(), 0))
-		for it.Rewind(); it.Valid(); it.Next() {
+		for it.Seek(dueKey(time.UnixMilli(floor), [16]byte{})); it.Valid(); it.Next() {
 			k := it.Item().Key()
 			if len(k) != 25 {
 				continue
 			}
 			due := binary.BigEndian.Uint64(k[1:9])
+			if first < 0 {
+				first = int64(due)
+			}
 			if due > nowMS || len(ids) >= limit {
 				next = time.UnixMilli(int64(due))
 				return nil
@@ -35,6 +40,9 @@ func (s *Store) Due(ctx context.Context, now time.Time, limit int) (ids []string
 		}
 		return nil
 	})
+	if err == nil {
+		s.due.raise(now, first, version)
+	}
 	return ids, next, err
 }
 

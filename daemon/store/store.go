@@ -26,6 +26,8 @@ type Options struct {
 	// Dir holds the database. Empty with InMemory set means no files (tests).
 	Dir      string
 	InMemory bool
+	// tune, set by benchmarks, replaces Badger's options before opening.
+	tune func(badger.Options) badger.Options
 	// Retention is how long records stay once they leave the active states.
 	Retention time.Duration
 	// IdempotencyTTL is how long an Idempotency-Key is remembered.
@@ -48,6 +50,10 @@ type Store struct {
 	// keys holds the per-message keys; indexKey keys the recipient hash.
 	keys     *keyring
 	indexKey []byte
+	// feed numbers the event feed (feed.go).
+	feed *feed
+	// due is where scans of the due index start (due.go).
+	due dueFloor
 }
 
 // maxConflictRetries bounds how often a transaction is retried after Badger
@@ -117,12 +123,21 @@ func Open(opt Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opt.tune != nil {
+		bo = opt.tune(bo)
+	}
 	db, err := badger.Open(bo)
 	if err != nil {
 		keys.close()
 		return nil, fmt.Errorf("store: open %s: %w", opt.Dir, err)
 	}
-	s := &Store{db: db, opt: opt, now: opt.Now, log: opt.Log, keys: keys, indexKey: indexKey}
+	fd, err := openFeed(db)
+	if err != nil {
+		db.Close()
+		keys.close()
+		return nil, err
+	}
+	s := &Store{db: db, opt: opt, now: opt.Now, log: opt.Log, keys: keys, indexKey: indexKey, feed: fd}
 	if err := s.resumeErasures(); err != nil {
 		_ = s.Close()
 		return nil, err
@@ -132,7 +147,11 @@ func Open(opt Options) (*Store, error) {
 
 // Close flushes and closes the database.
 func (s *Store) Close() error {
+	ferr := s.feed.close()
 	err := s.db.Close()
+	if err == nil {
+		err = ferr
+	}
 	if kerr := s.keys.close(); err == nil {
 		err = kerr
 	}
@@ -148,7 +167,12 @@ func (s *Store) update(ctx context.Context, fn func(txn *badger.Txn) error) erro
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		err := s.db.Update(fn)
+		var txn *badger.Txn
+		err := s.db.Update(func(t *badger.Txn) error {
+			txn = t
+			return fn(t)
+		})
+		s.feed.settle(txn)
 		if !errors.Is(err, badger.ErrConflict) {
 			return err
 		}
@@ -412,6 +436,7 @@ func (s *Store) write(txn *badger.Txn, id [16]byte, old, m *Message, ev Event, e
 		return err
 	}
 	if m.State == Queued {
+		s.due.lower(m.DueAt)
 		if err := txn.Set(dueKey(m.DueAt, id), nil); err != nil {
 			return err
 		}
@@ -421,7 +446,13 @@ func (s *Store) write(txn *badger.Txn, id [16]byte, old, m *Message, ev Event, e
 			return err
 		}
 	}
-	return set(eventKey(id, ev.Seq), evb)
+	if err := set(eventKey(id, ev.Seq), evb); err != nil {
+		return err
+	}
+	return s.appendFeed(txn, FeedEntry{
+		At: ev.At, Kind: FeedMessage, Client: m.Client, MessageID: m.ID, Purpose: m.Purpose,
+		From: ev.From, To: ev.To, Reason: ev.Reason, Detail: ev.Detail, Driver: ev.Driver,
+	})
 }
 
 func (s *Store) retagEvents(txn *badger.Txn, id [16]byte, ttl time.Duration) error {
