@@ -56,11 +56,15 @@ func (d *device) reserve(now time.Time, parts int) (ok bool, retryAt time.Time) 
 	return true, time.Time{}
 }
 
-// available reports what reserve would, without taking the slot.
-func (d *device) available(now time.Time, parts int) (bool, time.Time) {
+// free returns how many sends the device could start now (0 when pacing
+// or health stops it, with the earliest time worth asking again).
+func (d *device) free(now time.Time) (int, time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.availableLocked(now, parts)
+	if ok, at := d.availableLocked(now, 1); !ok {
+		return 0, at
+	}
+	return max(d.Concurrency, 1) - d.inflight, time.Time{}
 }
 
 func (d *device) availableLocked(now time.Time, parts int) (bool, time.Time) {

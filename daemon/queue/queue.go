@@ -188,7 +188,19 @@ func (q *Queue) dispatchOnce(ctx context.Context) time.Duration {
 	const idle = 5 * time.Second
 	for ctx.Err() == nil {
 		now := q.now()
-		ids, next, err := q.st.Due(ctx, now, leaseBatch)
+		// When no device could take anything now, reading due messages
+		// would be wasted work, repeated at every submission; when few
+		// slots are free, read only a few more messages than that (some may
+		// be routed to busy devices).
+		slots, at := q.freeSlots(now)
+		if slots == 0 {
+			if at.IsZero() {
+				return idle
+			}
+			return min(max(at.Sub(now), time.Millisecond), idle)
+		}
+		batch := min(leaseBatch, 4*slots+4)
+		ids, next, err := q.st.Due(ctx, now, batch)
 		if err != nil {
 			q.log.Error("reading due messages", slog.Any("err", err))
 			return time.Second
@@ -199,14 +211,6 @@ func (q *Queue) dispatchOnce(ctx context.Context) time.Duration {
 			}
 			return min(max(next.Sub(now), time.Millisecond), idle)
 		}
-		// When no device could take anything now, reading the batch would
-		// be wasted work, repeated at every submission.
-		if free, at := q.anyCapacity(now); !free {
-			if at.IsZero() {
-				return idle
-			}
-			return min(max(at.Sub(now), time.Millisecond), idle)
-		}
 		leased, retryAt := q.leaseBatch(ctx, ids, now)
 		if leased == 0 {
 			// Every due message waits for a device: sleep until pacing
@@ -216,7 +220,7 @@ func (q *Queue) dispatchOnce(ctx context.Context) time.Duration {
 			}
 			return min(max(retryAt.Sub(now), time.Millisecond), idle)
 		}
-		if len(ids) < leaseBatch {
+		if len(ids) < batch {
 			if next.IsZero() {
 				return idle
 			}
@@ -290,21 +294,23 @@ func (q *Queue) leaseBatch(ctx context.Context, ids []string, now time.Time) (in
 	return len(leased), retryAt
 }
 
-// anyCapacity reports whether some device could take a one-part message
-// now and, if none can, the earliest time one may (zero when only a
-// finishing send can free a slot).
-func (q *Queue) anyCapacity(now time.Time) (bool, time.Time) {
+// freeSlots counts the sends devices could start now, for one-part
+// messages. When none can, it returns the earliest time one may (zero when
+// only a finishing send can free a slot).
+func (q *Queue) freeSlots(now time.Time) (int, time.Time) {
 	var earliest time.Time
+	slots := 0
 	for _, d := range q.order {
-		ok, at := d.available(now, 1)
-		if ok {
-			return true, time.Time{}
-		}
-		if !at.IsZero() && (earliest.IsZero() || at.Before(earliest)) {
+		n, at := d.free(now)
+		slots += n
+		if n == 0 && !at.IsZero() && (earliest.IsZero() || at.Before(earliest)) {
 			earliest = at
 		}
 	}
-	return false, earliest
+	if slots > 0 {
+		return slots, time.Time{}
+	}
+	return 0, earliest
 }
 
 // pick chooses the first device on the message's route that can take it now.
