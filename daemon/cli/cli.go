@@ -180,6 +180,7 @@ func (a *app) rootCmd() *cobra.Command {
 		a.tokenCmd(),
 		a.versionCmd(),
 	)
+	root.AddCommand(a.serviceCmds()...)
 	return root
 }
 
