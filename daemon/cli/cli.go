@@ -175,6 +175,7 @@ func (a *app) rootCmd() *cobra.Command {
 		a.optoutCmd(),
 		a.consentCmd(),
 		a.journalCmd(),
+		a.eventsCmd(),
 		a.configCmd(),
 		a.doctorCmd(),
 		a.tokenCmd(),

@@ -96,33 +96,47 @@ func (q *Queue) Cancel(ctx context.Context, id string) (*store.Message, error) {
 }
 
 // Requeue puts a dead-lettered or held message back in the queue with a
-// fresh attempt budget. It refuses once the message's validity has passed,
-// and when its secret params were already erased.
+// fresh attempt budget. It refuses any other state, a message whose
+// validity has passed, and one whose secret params were already erased.
+// The checks run inside the transition's transaction, so a delivery report
+// landing meanwhile cannot slip an erased message back into the queue.
 func (q *Queue) Requeue(ctx context.Context, id string) (*store.Message, error) {
-	m, err := q.st.Get(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if m.State == store.Failed && !m.Dead {
-		return nil, &store.StateError{ID: id, Have: m.State, Want: []store.State{store.Failed, store.Unknown}}
-	}
 	now := q.now()
-	if !now.Before(m.ExpiresAt) {
-		return nil, store.ErrExpired
-	}
-	if m.Erased || m.To == "" {
-		return nil, store.ErrErased
-	}
-	out, err := q.st.Transition(ctx, id, store.Change{
-		From: []store.State{store.Failed, store.Unknown}, To: store.Queued, Reason: "requeued",
-		Mutate: func(m *store.Message) {
-			m.Attempts, m.Dead, m.DueAt = 0, false, now
-		},
+	var refusal error
+	found := false
+	out, err := q.st.TransitionMany(ctx, []string{id}, func(m *store.Message) *store.Change {
+		found, refusal = true, nil
+		switch {
+		case m.State != store.Unknown && !(m.State == store.Failed && m.Dead):
+			refusal = &store.StateError{ID: id, Have: m.State, Want: []store.State{store.Failed, store.Unknown}}
+		case !now.Before(m.ExpiresAt):
+			refusal = store.ErrExpired
+		case m.Erased:
+			refusal = store.ErrErased
+		default:
+			return &store.Change{
+				From: []store.State{store.Failed, store.Unknown}, To: store.Queued, Reason: "requeued",
+				Mutate: func(m *store.Message) { m.Attempts, m.Dead, m.DueAt = 0, false, now },
+			}
+		}
+		return nil
 	})
-	if err == nil {
-		q.Wake()
+	switch {
+	case err != nil:
+		return nil, err
+	case refusal != nil:
+		return nil, refusal
+	case !found:
+		_, err := q.st.Get(ctx, id)
+		if err == nil {
+			err = fmt.Errorf("message %s: %w", id, store.ErrNotFound)
+		}
+		return nil, err
+	case len(out) == 0:
+		return nil, &store.StateError{ID: id, Want: []store.State{store.Failed, store.Unknown}}
 	}
-	return out, err
+	q.Wake()
+	return out[0], nil
 }
 
 // Stats summarises the store.

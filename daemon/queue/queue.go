@@ -69,8 +69,13 @@ type Queue struct {
 	sends   sync.WaitGroup
 }
 
-// leaseBatch is how many due messages one lease transaction takes.
-const leaseBatch = 128
+// leaseBatch is how many due messages one lease transaction takes, and
+// maxDuePages how many batches one pass reads looking for a message some
+// free device can take.
+const (
+	leaseBatch  = 128
+	maxDuePages = 8
+)
 
 // New returns a Queue; Run starts it.
 func New(o Options) (*Queue, error) {
@@ -186,6 +191,12 @@ func (q *Queue) dispatchLoop(ctx context.Context) {
 // looking again (a wake-up may come sooner).
 func (q *Queue) dispatchOnce(ctx context.Context) time.Duration {
 	const idle = 5 * time.Second
+	wait := func(at, now time.Time) time.Duration {
+		if at.IsZero() {
+			return idle
+		}
+		return min(max(at.Sub(now), time.Millisecond), idle)
+	}
 	for ctx.Err() == nil {
 		now := q.now()
 		// When no device could take anything now, reading due messages
@@ -194,37 +205,49 @@ func (q *Queue) dispatchOnce(ctx context.Context) time.Duration {
 		// be routed to busy devices).
 		slots, at := q.freeSlots(now)
 		if slots == 0 {
-			if at.IsZero() {
-				return idle
-			}
-			return min(max(at.Sub(now), time.Millisecond), idle)
+			return wait(at, now)
 		}
 		batch := min(leaseBatch, 4*slots+4)
-		ids, next, err := q.st.Due(ctx, now, batch)
-		if err != nil {
-			q.log.Error("reading due messages", slog.Any("err", err))
-			return time.Second
-		}
-		if len(ids) == 0 {
-			if next.IsZero() {
-				return idle
+		var (
+			cursor  []byte
+			retryAt time.Time
+			next    time.Time
+			leased  int
+			full    bool
+			seen    int
+		)
+		// Look past messages whose devices are busy, paced or down, so
+		// that they cannot hold back messages routed to an idle device.
+		for page := 0; page < maxDuePages; page++ {
+			ids, nxt, last, err := q.st.DuePage(ctx, now, batch, cursor)
+			if err != nil {
+				q.log.Error("reading due messages", slog.Any("err", err))
+				return time.Second
 			}
-			return min(max(next.Sub(now), time.Millisecond), idle)
+			next, seen = nxt, seen+len(ids)
+			if len(ids) == 0 {
+				break
+			}
+			n, r := q.leaseBatch(ctx, ids, now)
+			if !r.IsZero() && (retryAt.IsZero() || r.Before(retryAt)) {
+				retryAt = r
+			}
+			leased += n
+			full = len(ids) == batch
+			if n > 0 || !full {
+				break
+			}
+			cursor = last
 		}
-		leased, retryAt := q.leaseBatch(ctx, ids, now)
-		if leased == 0 {
+		switch {
+		case seen == 0:
+			return wait(next, now)
+		case leased == 0:
 			// Every due message waits for a device: sleep until pacing
 			// frees one, or until a send finishes and wakes us.
-			if retryAt.IsZero() {
-				return idle
-			}
-			return min(max(retryAt.Sub(now), time.Millisecond), idle)
-		}
-		if len(ids) < batch {
-			if next.IsZero() {
-				return idle
-			}
-			return min(max(next.Sub(q.now()), time.Millisecond), idle)
+			return wait(retryAt, now)
+		case !full:
+			return wait(next, q.now())
 		}
 	}
 	return idle

@@ -45,11 +45,17 @@ type keyring struct {
 	// gen counts the allocations of each slot, so that a sweep never
 	// erases a slot reallocated since it looked.
 	gen map[uint32]uint64
-	n   uint32
+	// isFree mirrors free, so that freeing a slot twice is harmless.
+	isFree map[uint32]bool
+	// erasing are slots whose message turned terminal: they are wiped,
+	// then their erasure markers deleted, and only then freed. The sweep
+	// leaves them alone and alloc cannot hand them out.
+	erasing map[uint32]bool
+	n       uint32
 }
 
 func openKeyring(dir string) (*keyring, error) {
-	k := &keyring{pending: map[uint32]bool{}, gen: map[uint32]uint64{}}
+	k := &keyring{pending: map[uint32]bool{}, gen: map[uint32]uint64{}, isFree: map[uint32]bool{}, erasing: map[uint32]bool{}}
 	if dir == "" {
 		return k, nil
 	}
@@ -68,6 +74,7 @@ func openKeyring(dir string) (*keyring, error) {
 	for i := range k.n {
 		if [slotSize]byte(data[i*slotSize:(i+1)*slotSize]) == zero {
 			k.free = append(k.free, i+1)
+			k.isFree[i+1] = true
 		}
 	}
 	return k, nil
@@ -92,12 +99,13 @@ func (k *keyring) alloc() (uint32, []byte, error) {
 	var slot uint32
 	if n := len(k.free); n > 0 {
 		slot, k.free = k.free[n-1], k.free[:n-1]
+		delete(k.isFree, slot)
 	} else {
 		k.n++
 		slot = k.n
 	}
 	if err := k.writeLocked(slot, key); err != nil {
-		k.free = append(k.free, slot)
+		k.releaseLocked(slot)
 		return 0, nil, err
 	}
 	k.pending[slot] = true
@@ -132,7 +140,18 @@ func (k *keyring) get(slot uint32) ([]byte, error) {
 }
 
 // erase overwrites the slots with zeros, syncs the file and frees them.
+// It is for slots no erasure marker refers to.
 func (k *keyring) erase(slots ...uint32) error {
+	if err := k.wipe(slots...); err != nil {
+		return err
+	}
+	k.release(slots...)
+	return nil
+}
+
+// wipe overwrites the slots with zeros and syncs the file, without freeing
+// them.
+func (k *keyring) wipe(slots ...uint32) error {
 	if len(slots) == 0 {
 		return nil
 	}
@@ -145,19 +164,49 @@ func (k *keyring) erase(slots ...uint32) error {
 		if err := k.writeLocked(slot, [slotSize]byte{}); err != nil {
 			return err
 		}
-		delete(k.pending, slot)
 	}
 	if k.f != nil {
 		if err := k.f.Sync(); err != nil {
 			return fmt.Errorf("store: sync key file: %w", err)
 		}
 	}
+	return nil
+}
+
+// markErasing takes slots out of circulation until release: no sweep erases
+// them and no allocation hands them out, even if they read as zeros.
+func (k *keyring) markErasing(slots ...uint32) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	for _, slot := range slots {
-		if slot != 0 && slot <= k.n {
-			k.free = append(k.free, slot)
+		if slot == 0 || slot > k.n {
+			continue
+		}
+		k.erasing[slot] = true
+		if k.isFree[slot] {
+			delete(k.isFree, slot)
+			k.free = slices.DeleteFunc(k.free, func(s uint32) bool { return s == slot })
 		}
 	}
-	return nil
+}
+
+// release frees the slots; freeing a free slot does nothing.
+func (k *keyring) release(slots ...uint32) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, slot := range slots {
+		k.releaseLocked(slot)
+	}
+}
+
+func (k *keyring) releaseLocked(slot uint32) {
+	if slot == 0 || slot > k.n || k.isFree[slot] {
+		return
+	}
+	delete(k.pending, slot)
+	delete(k.erasing, slot)
+	k.isFree[slot] = true
+	k.free = append(k.free, slot)
 }
 
 // used returns the slots holding a key that are not pending, with their
@@ -166,12 +215,8 @@ func (k *keyring) used() map[uint32]uint64 {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	out := map[uint32]uint64{}
-	free := make(map[uint32]bool, len(k.free))
-	for _, s := range k.free {
-		free[s] = true
-	}
 	for s := uint32(1); s <= k.n; s++ {
-		if !free[s] && !k.pending[s] {
+		if !k.isFree[s] && !k.pending[s] && !k.erasing[s] {
 			out[s] = k.gen[s]
 		}
 	}
@@ -183,7 +228,7 @@ func (k *keyring) eraseUnchanged(slots map[uint32]uint64) (int, error) {
 	k.mu.Lock()
 	var stale []uint32
 	for s, g := range slots {
-		if k.gen[s] == g && !k.pending[s] && !slices.Contains(k.free, s) {
+		if k.gen[s] == g && !k.pending[s] && !k.isFree[s] && !k.erasing[s] {
 			stale = append(stale, s)
 		}
 	}

@@ -17,13 +17,24 @@ import (
 // first, at most limit of them, and the due time of the next message after
 // those (zero when there is none).
 func (s *Store) Due(ctx context.Context, now time.Time, limit int) (ids []string, next time.Time, err error) {
+	ids, next, _, err = s.DuePage(ctx, now, limit, nil)
+	return ids, next, err
+}
+
+// DuePage is Due starting after the cursor a previous page returned (nil:
+// from the start), so a caller can look past messages it cannot place.
+func (s *Store) DuePage(ctx context.Context, now time.Time, limit int, after []byte) (ids []string, next time.Time, cursor []byte, err error) {
 	floor, version := s.due.get()
 	first := int64(-1)
+	start := dueKey(time.UnixMilli(floor), [16]byte{})
+	if after != nil && bytes.Compare(after, start) >= 0 {
+		start = append(slices.Clone(after), 0)
+	}
 	err = s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{pDue}, PrefetchValues: false})
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{pDue}})
 		defer it.Close()
 		nowMS := uint64(max(now.UnixMilli(), 0))
-		for it.Seek(dueKey(time.UnixMilli(floor), [16]byte{})); it.Valid(); it.Next() {
+		for it.Seek(start); it.Valid(); it.Next() {
 			k := it.Item().Key()
 			if len(k) != 25 {
 				continue
@@ -37,13 +48,14 @@ func (s *Store) Due(ctx context.Context, now time.Time, limit int) (ids []string
 				return nil
 			}
 			ids = append(ids, idString(k[9:]))
+			cursor = it.Item().KeyCopy(cursor[:0])
 		}
 		return nil
 	})
-	if err == nil {
+	if err == nil && after == nil {
 		s.due.raise(now, first, version)
 	}
-	return ids, next, err
+	return ids, next, cursor, err
 }
 
 // InState returns the ids of every message in state st, oldest first.

@@ -117,13 +117,15 @@ func eraseKey(slot uint32) []byte {
 	return binary.BigEndian.AppendUint32([]byte{pErase}, slot)
 }
 
-// finishErase destroys the keys of messages that just became terminal and
-// then drops their markers.
+// finishErase destroys the keys of messages that just became terminal,
+// drops their markers, and only then frees the slots: a slot is never
+// handed to a new message while a marker could still wipe it.
 func (s *Store) finishErase(slots []uint32) {
 	if len(slots) == 0 {
 		return
 	}
-	if err := s.keys.erase(slots...); err != nil {
+	s.keys.markErasing(slots...)
+	if err := s.keys.wipe(slots...); err != nil {
 		s.log.Error("erasing message keys; retried at the next start", slog.Any("err", err))
 		return
 	}
@@ -136,8 +138,10 @@ func (s *Store) finishErase(slots []uint32) {
 		return nil
 	})
 	if err != nil {
-		s.log.Warn("dropping erasure markers", slog.Any("err", err))
+		s.log.Warn("dropping erasure markers; the slots stay reserved until the next start", slog.Any("err", err))
+		return
 	}
+	s.keys.release(slots...)
 }
 
 // resumeErasures finishes the erasures a crash interrupted.

@@ -217,9 +217,9 @@ func (s *Store) Admit(ctx context.Context, m *Message, idem *Idempotency, adm Ad
 	m.ToMasked = maskPhone(m.To)
 	err = s.update(ctx, func(txn *badger.Txn) error {
 		now := s.now()
-		if err := s.admit(txn, m, adm, now); err != nil {
-			return err
-		}
+		// The key is looked up before the admission checks: a retry of an
+		// accepted request is answered with the first response even when
+		// the recipient's window is now full or they opted out since.
 		if idem != nil {
 			ik := idemKey(idem.Client, idem.Key)
 			item, err := txn.Get(ik)
@@ -243,6 +243,9 @@ func (s *Store) Admit(ctx context.Context, m *Message, idem *Idempotency, adm Ad
 			if err := txn.SetEntry(badger.NewEntry(ik, rec).WithTTL(s.opt.IdempotencyTTL)); err != nil {
 				return err
 			}
+		}
+		if err := s.admit(txn, m, adm, now); err != nil {
+			return err
 		}
 		if _, err := txn.Get(messageKey(id)); err == nil {
 			return fmt.Errorf("store: message %s already exists", m.ID)
@@ -398,9 +401,9 @@ func (s *Store) write(txn *badger.Txn, id [16]byte, old, m *Message, ev Event, e
 				return err
 			}
 		}
-		// Records entering or leaving retention carry their events along,
-		// so a message and its history expire together.
-		if retained(old.State) != retained(m.State) {
+		// Whenever the record's expiry is set or cleared, its events get
+		// the same, so a message and its history expire together.
+		if ttl > 0 || retained(old.State) {
 			if err := s.retagEvents(txn, id, ttl); err != nil {
 				return err
 			}
@@ -412,6 +415,9 @@ func (s *Store) write(txn *badger.Txn, id [16]byte, old, m *Message, ev Event, e
 		if err := txn.Set(eraseKey(m.KeySlot), nil); err != nil {
 			return err
 		}
+		// From here the sweep must not free the slot, even if this
+		// transaction commits before finishErase runs.
+		s.keys.markErasing(m.KeySlot)
 		if erase != nil {
 			*erase = append(*erase, m.KeySlot)
 		}

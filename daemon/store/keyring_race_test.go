@@ -1,0 +1,179 @@
+package store
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// TestResumedErasureNeverFreesASlotTwice simulates a crash after a slot
+// was wiped but before its x<slot> marker was deleted. At the next Open the
+// wiped slot reads as free and the erasure is finished again: it must not
+// be freed twice, or two new messages would share one key.
+func TestResumedErasureNeverFreesASlotTwice(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newMessage(time.Now())
+	if err := s.Create(ctx, m, nil); err != nil {
+		t.Fatal(err)
+	}
+	slot := m.KeySlot
+	if _, err := s.Transition(ctx, m.ID, Change{From: []State{Queued}, To: Cancelled, Reason: "cancelled_by_client"}); err != nil {
+		t.Fatal(err)
+	}
+	// The crash: the slot was wiped and synced, the marker deletion never
+	// committed.
+	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(eraseKey(slot), nil) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	a, b := newMessage(time.Now()), newMessage(time.Now())
+	a.To, b.To = "+33611111111", "+33622222222"
+	for _, x := range []*Message{a, b} {
+		if err := s.Create(ctx, x, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a.KeySlot == b.KeySlot {
+		t.Errorf("two live messages were given the same key slot %d", a.KeySlot)
+	}
+	got, err := s.Get(ctx, a.ID)
+	if err != nil || got.To != a.To {
+		t.Fatalf("first message after its slot was handed out again: %+v, %v", got, err)
+	}
+}
+
+// TestSweepBetweenCommitAndEraseFreesNothing runs the key sweep in the
+// window between a terminal transition's commit and its finishErase (the GC
+// loop runs concurrently with the dispatcher): the sweep must leave the
+// slot alone, or it would be freed twice and shared by two messages.
+func TestSweepBetweenCommitAndEraseFreesNothing(t *testing.T) {
+	s, err := Open(Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	m := newMessage(time.Now())
+	if err := s.Create(ctx, m, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Transition, step by step, with the sweep in between.
+	key, _ := parseID(m.ID)
+	var erase []uint32
+	err = s.update(ctx, func(txn *badger.Txn) error {
+		erase = erase[:0]
+		cur, err := s.getMessage(txn, key)
+		if err != nil {
+			return err
+		}
+		_, err = s.apply(txn, key, cur, Change{From: []State{Queued}, To: Cancelled, Reason: "cancelled_by_client"}, &erase)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.SweepKeys(); err != nil {
+		t.Fatal(err)
+	} else {
+		t.Logf("sweep erased %d slot(s) in the window", n)
+	}
+	s.finishErase(erase)
+
+	a, b := newMessage(time.Now()), newMessage(time.Now())
+	a.To, b.To = "+33611111111", "+33622222222"
+	for _, x := range []*Message{a, b} {
+		if err := s.Create(ctx, x, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a.KeySlot == b.KeySlot {
+		t.Errorf("two live messages were given the same key slot %d", a.KeySlot)
+	}
+	if got, err := s.Get(ctx, a.ID); err != nil || got.To != a.To {
+		t.Fatalf("first message: %+v, %v", got, err)
+	}
+}
+
+// TestLingeringMarkerNeverWipesAReusedSlot: when a terminal message's
+// erasure marker could not be deleted (the deletion failed, or the process
+// died first), its slot must stay out of circulation until a later start
+// finishes the erasure, so no new message can hold a key the marker will
+// wipe.
+func TestLingeringMarkerNeverWipesAReusedSlot(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := newMessage(time.Now())
+	if err := s.Create(ctx, old, nil); err != nil {
+		t.Fatal(err)
+	}
+	slot := old.KeySlot
+	// The terminal transition commits with its marker; then the key is
+	// wiped but the marker deletion never lands (finishErase stops there).
+	key, _ := parseID(old.ID)
+	var erase []uint32
+	err = s.update(ctx, func(txn *badger.Txn) error {
+		erase = erase[:0]
+		cur, err := s.getMessage(txn, key)
+		if err != nil {
+			return err
+		}
+		_, err = s.apply(txn, key, cur, Change{From: []State{Queued}, To: Cancelled, Reason: "cancelled_by_client"}, &erase)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.keys.wipe(erase...); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.SweepKeys(); err != nil || n != 0 {
+		t.Fatalf("the sweep touched a slot with a pending marker: %d %v", n, err)
+	}
+	live := newMessage(time.Now())
+	if err := s.Create(ctx, live, nil); err != nil {
+		t.Fatal(err)
+	}
+	if live.KeySlot == slot {
+		t.Fatalf("slot %d handed out while its erasure marker remains", slot)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The next start finishes the erasure; the live message is intact and
+	// the slot is free again.
+	s, err = Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, err := s.Get(ctx, live.ID)
+	if err != nil || got.State != Queued || got.Erased || got.To != live.To || got.Params["code"] != "123456" {
+		t.Fatalf("queued message after restart: %+v %v", got, err)
+	}
+	again := newMessage(time.Now())
+	if err := s.Create(ctx, again, nil); err != nil {
+		t.Fatal(err)
+	}
+	if again.KeySlot != slot {
+		t.Fatalf("the erased slot %d was not freed after the restart (got %d)", slot, again.KeySlot)
+	}
+}
