@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -10,17 +11,59 @@ import (
 	"smsgw/drivers"
 )
 
+// reapInterval is how often leases are checked for messages whose send's
+// outcome could not be recorded.
+const reapInterval = time.Minute
+
+// reapLeases resolves messages whose lease ran out while no send of this
+// process holds them: their outcome could not be recorded (the store
+// refused the transition). They are resolved as at start-up: by asking the
+// device, or held in "unknown"; never resent blindly.
+func (q *Queue) reapLeases(ctx context.Context) {
+	t := time.NewTicker(reapInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := q.reapExpired(ctx); err != nil {
+			q.log.Error("checking expired leases", slog.Any("err", err))
+		}
+	}
+}
+
+// reapExpired resolves the sending messages whose lease ran out and that no
+// send of this process holds.
+func (q *Queue) reapExpired(ctx context.Context) error {
+	return q.resolveSending(ctx, func(m *store.Message) bool {
+		return !m.LeaseUntil.IsZero() && q.now().After(m.LeaseUntil) && !q.inFlight(m.ID)
+	})
+}
+
+// inFlight reports whether a send of this process holds the message.
+func (q *Queue) inFlight(id string) bool {
+	_, ok := q.sending.Load(id)
+	return ok
+}
+
 // Recover resolves messages a crash left in "sending". A device that can
 // say what became of a send is asked; otherwise the message is held in
 // "unknown" for review, because resending could deliver it twice.
 func (q *Queue) Recover(ctx context.Context) error {
+	return q.resolveSending(ctx, func(*store.Message) bool { return true })
+}
+
+// resolveSending resolves the messages in "sending" that pick selects.
+func (q *Queue) resolveSending(ctx context.Context, pick func(*store.Message) bool) error {
 	ids, err := q.st.InState(ctx, store.Sending)
 	if err != nil {
 		return fmt.Errorf("recover: %w", err)
 	}
 	for _, id := range ids {
 		m, err := q.st.Get(ctx, id)
-		if err != nil {
+		if err != nil || !pick(m) {
 			continue
 		}
 		to, reason, detail := store.Unknown, "crash_during_send", "the daemon stopped while sending; the device cannot be asked"
@@ -30,7 +73,12 @@ func (q *Queue) Recover(ctx context.Context) error {
 				to, reason, detail, mutate = q.resolve(ctx, sq, m)
 			}
 		}
-		if _, err := q.st.Transition(ctx, id, store.Change{From: []store.State{store.Sending}, To: to, Reason: reason, Detail: detail, Driver: m.Driver, Mutate: mutate}); err != nil {
+		_, err = q.st.Transition(ctx, id, store.Change{From: []store.State{store.Sending}, To: to, Reason: reason, Detail: detail, Driver: m.Driver, Mutate: mutate})
+		var se *store.StateError
+		if errors.As(err, &se) {
+			continue // its send finished meanwhile
+		}
+		if err != nil {
 			return fmt.Errorf("recover %s: %w", id, err)
 		}
 		q.log.Warn("recovered message left in sending", slog.String("id", id), slog.String("driver", m.Driver), slog.String("state", string(to)), slog.String("reason", reason))

@@ -67,6 +67,8 @@ type Queue struct {
 	order   []*device
 	wake    chan struct{}
 	sends   sync.WaitGroup
+	// sending holds the ids whose send runs in this process.
+	sending sync.Map
 }
 
 // leaseBatch is how many due messages one lease transaction takes, and
@@ -143,13 +145,17 @@ func (q *Queue) Wake() {
 // Run dispatches until ctx is done, then waits for sends in flight. Call
 // Recover first.
 func (q *Queue) Run(ctx context.Context) error {
+	// Device events are read until the sends in flight have finished, so
+	// that a report arriving during shutdown is still recorded.
+	eventsCtx, stopEvents := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopEvents()
 	var bg sync.WaitGroup
 	for _, d := range q.order {
 		if es, ok := d.Driver.(drivers.EventSource); ok {
 			bg.Add(1)
 			go func() {
 				defer bg.Done()
-				q.consumeEvents(ctx, d, es.Events())
+				q.consumeEvents(eventsCtx, d, es.Events())
 			}()
 		}
 		if hc, ok := d.Driver.(drivers.HealthChecker); ok {
@@ -160,8 +166,14 @@ func (q *Queue) Run(ctx context.Context) error {
 			}()
 		}
 	}
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		q.reapLeases(ctx)
+	}()
 	q.dispatchLoop(ctx)
 	q.sends.Wait()
+	stopEvents()
 	bg.Wait()
 	return nil
 }
@@ -303,8 +315,10 @@ func (q *Queue) leaseBatch(ctx context.Context, ids []string, now time.Time) (in
 			leased[m.ID] = true
 			p := plan[m.ID]
 			q.sends.Add(1)
+			q.sending.Store(m.ID, struct{}{})
 			go func() {
 				defer q.sends.Done()
+				defer q.sending.Delete(m.ID)
 				q.send(ctx, p.dev, m)
 			}()
 		}
