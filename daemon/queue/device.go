@@ -136,3 +136,27 @@ func (d *device) currentHealth() drivers.Health {
 	defer d.mu.Unlock()
 	return d.health
 }
+
+// pacingTTL is how long this device's sends matter to its pacing; zero
+// when it is not paced.
+func (d *device) pacingTTL() time.Duration {
+	ttl := d.Every
+	if d.MaxParts > 0 && d.Window > ttl {
+		ttl = d.Window
+	}
+	return ttl
+}
+
+// restore loads sends recorded before a restart or reload.
+func (d *device) restore(history []sentParts) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, h := range history {
+		if d.MaxParts > 0 && d.Window > 0 {
+			d.sent = append(d.sent, h)
+		}
+		if h.at.After(d.lastSend) {
+			d.lastSend = h.at
+		}
+	}
+}

@@ -51,7 +51,26 @@ func (q *Queue) inFlight(id string) bool {
 // Recover resolves messages a crash left in "sending". A device that can
 // say what became of a send is asked; otherwise the message is held in
 // "unknown" for review, because resending could deliver it twice.
+//
+// It also restores each device's pacing history, so that a restart or a
+// reload cannot let a device exceed its window.
 func (q *Queue) Recover(ctx context.Context) error {
+	now := q.now()
+	for _, d := range q.order {
+		ttl := d.pacingTTL()
+		if ttl == 0 {
+			continue
+		}
+		hist, err := q.st.SendHistory(ctx, d.Name, now.Add(-ttl))
+		if err != nil {
+			return fmt.Errorf("recover pacing of %s: %w", d.Name, err)
+		}
+		sent := make([]sentParts, len(hist))
+		for i, h := range hist {
+			sent[i] = sentParts{at: h.At, parts: h.Parts}
+		}
+		d.restore(sent)
+	}
 	return q.resolveSending(ctx, func(*store.Message) bool { return true })
 }
 

@@ -323,9 +323,19 @@ func (q *Queue) leaseBatch(ctx context.Context, ids []string, now time.Time) (in
 			}()
 		}
 	}
+	record := map[*device][]store.SentParts{}
 	for id, p := range plan {
 		if !leased[id] {
 			p.dev.unreserve(p.at, p.parts)
+			continue
+		}
+		if p.dev.pacingTTL() > 0 {
+			record[p.dev] = append(record[p.dev], store.SentParts{At: p.at, Parts: p.parts})
+		}
+	}
+	for dev, sends := range record {
+		if err := q.st.RecordSends(ctx, dev.Name, sends, dev.pacingTTL()); err != nil {
+			q.log.Warn("recording pacing history", slog.String("driver", dev.Name), slog.Any("err", err))
 		}
 	}
 	return len(leased), retryAt

@@ -22,6 +22,7 @@ import (
 //	c<rhash:16><purpose>     consent record (JSON)
 //	j<ns:8><rand:4>          journal entry (JSON), TTL retention
 //	r<scope:1><rest>         rate-limit window: sorted 8-byte ms times
+//	p<device>\x00<ms:8><n:4>  SMS parts a device sent, TTL the pacing window (pacing.go)
 //
 // rhash is the keyed hash of a recipient (recipientHash); no key holds a
 // phone number.

@@ -54,6 +54,8 @@ type Store struct {
 	feed *feed
 	// due is where scans of the due index start (due.go).
 	due dueFloor
+	// pacingSeq keeps pacing keys of one millisecond apart (pacing.go).
+	pacingSeq atomic.Uint32
 }
 
 // maxConflictRetries bounds how often a transaction is retried after Badger
