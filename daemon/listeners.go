@@ -11,6 +11,7 @@ import (
 	"os/user"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/activation"
@@ -70,13 +71,12 @@ func openListeners(ctx context.Context, cfg *config.Config, log *slog.Logger) (_
 		set.tls = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 	}
 
-	activated, err := activation.Listeners()
-	if err != nil {
-		return nil, fmt.Errorf("systemd socket activation: %w", err)
-	}
-	for _, ln := range activated {
-		if ln == nil {
-			continue
+	for _, f := range activatedFiles() {
+		// FileListener duplicates the descriptor: closing this run's
+		// listener leaves systemd's socket open for the run after a reload.
+		ln, err := net.FileListener(f)
+		if err != nil {
+			return nil, fmt.Errorf("systemd socket activation: %s: %w", f.Name(), err)
 		}
 		if _, ok := ln.(*net.UnixListener); !ok || set.unix != nil {
 			ln.Close()
@@ -195,3 +195,8 @@ func watchDevices(ctx context.Context, states func() []deviceState, st *store.St
 		}
 	}
 }
+
+// activatedFiles returns the sockets systemd passed to this process. They
+// are taken once per process (the environment that names them is then
+// cleared) and kept open, so that every run after a reload listens on them.
+var activatedFiles = sync.OnceValue(func() []*os.File { return activation.Files(true) })
