@@ -323,6 +323,17 @@ func TestSendRequest(t *testing.T) {
 	}
 }
 
+func TestSendFreeText(t *testing.T) {
+	f := newFakeAPI()
+	r := run(t, f.serve(t), "send", "--to", "+33612345678", "--purpose", "notice", "--text", "Your parcel is at the desk.")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if got := f.lastSubmit; got.Text != "Your parcel is at the desk." || got.Template != "" || len(got.Params) != 0 {
+		t.Errorf("submitted %+v", got)
+	}
+}
+
 func TestSendReplay(t *testing.T) {
 	f := newFakeAPI()
 	sock := f.serve(t)

@@ -72,6 +72,7 @@ func (a *app) sendCmd() *cobra.Command {
 	f.StringVar(&req.Purpose, "purpose", "", "configured purpose, e.g. otp")
 	f.StringVar(&req.Template, "template", "", "template to use (default: the purpose's)")
 	f.StringArrayVar(&params, "param", nil, "template parameter `NAME=VALUE` (repeatable)")
+	f.StringVar(&req.Text, "text", "", "free text instead of a template, for purposes with allow_free_text")
 	f.DurationVar(&ttl, "ttl", 0, "validity, shorter than the purpose's (e.g. 2m)")
 	f.StringVar(&key, "idempotency-key", "", "key that makes retrying this command safe")
 	f.BoolVar(&wait, "wait", false, "wait until the message reaches --wait-for or a final state")
