@@ -325,7 +325,7 @@ func TestSendRequest(t *testing.T) {
 
 func TestSendFreeText(t *testing.T) {
 	f := newFakeAPI()
-	r := run(t, f.serve(t), "send", "--to", "+33612345678", "--purpose", "notice", "--text", "Your parcel is at the desk.")
+	r := run(t, f.serve(t), "send", "--to", "+33612345678", "--purpose", "otp", "--text", "Your parcel is at the desk.")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
