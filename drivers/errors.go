@@ -28,6 +28,11 @@ type Error struct {
 	Detail string
 	// RetryAfter, when set on a transient error, is the earliest useful retry.
 	RetryAfter time.Duration
+	// SameDevice, on a transient error, asks that the retry go to this
+	// device only: part of the message already left (a multipart SMS whose
+	// later parts failed), and only this device can send the rest without
+	// repeating what the recipient already has.
+	SameDevice bool
 	Err        error
 }
 

@@ -183,7 +183,7 @@ func (q *Queue) Requeue(ctx context.Context, id string) (*store.Message, error) 
 		default:
 			return &store.Change{
 				From: []store.State{store.Failed, store.Unknown}, To: store.Queued, Reason: "requeued",
-				Mutate: func(m *store.Message) { m.Attempts, m.Dead, m.DueAt = 0, false, now },
+				Mutate: func(m *store.Message) { m.Attempts, m.Dead, m.DueAt, m.PinnedDriver = 0, false, now, "" },
 			}
 		}
 		return nil

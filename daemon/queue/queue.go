@@ -285,6 +285,12 @@ func (q *Queue) leaseBatch(ctx context.Context, ids []string, now time.Time) (in
 			return &store.Change{From: []store.State{store.Queued}, To: store.Expired, Reason: "expired_in_queue",
 				Detail: "validity passed before a device could take it"}
 		}
+		if m.PinnedDriver != "" && q.devices[m.PinnedDriver] == nil {
+			// Part of it left through a device that is no longer
+			// configured; another device would repeat those parts.
+			return &store.Change{From: []store.State{store.Queued}, To: store.Unknown, Reason: "pinned_device_gone",
+				Detail: "part of the message left through " + m.PinnedDriver + ", which is no longer configured; held for review"}
+		}
 		p, seen := plan[m.ID]
 		if !seen {
 			dev, at := q.pick(m, now)
@@ -363,7 +369,11 @@ func (q *Queue) freeSlots(now time.Time) (int, time.Time) {
 // pick chooses the first device on the message's route that can take it now.
 func (q *Queue) pick(m *store.Message, now time.Time) (*device, time.Time) {
 	var earliest time.Time
-	for _, d := range q.route(m.Purpose) {
+	candidates := q.route(m.Purpose)
+	if m.PinnedDriver != "" {
+		candidates = []*device{q.devices[m.PinnedDriver]}
+	}
+	for _, d := range candidates {
 		ok, at := d.reserve(now, max(m.Parts, 1))
 		if ok {
 			return d, time.Time{}

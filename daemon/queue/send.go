@@ -92,9 +92,16 @@ func (q *Queue) send(ctx context.Context, dev *device, m *store.Message) {
 			q.finish(wctx, m, dev, store.Expired, "expired_before_retry", de.Code+": the next retry would come after the validity", setErr)
 			return
 		}
-		q.finish(wctx, m, dev, store.Queued, "retry_scheduled", de.Code+": retry in "+delay.Round(time.Millisecond).String(), func(m *store.Message) {
+		detail := de.Code + ": retry in " + delay.Round(time.Millisecond).String()
+		if de.SameDevice {
+			detail += " on " + dev.Name + " only (part of the message left through it)"
+		}
+		q.finish(wctx, m, dev, store.Queued, "retry_scheduled", detail, func(m *store.Message) {
 			m.LastError = failure
 			m.DueAt = due
+			if de.SameDevice {
+				m.PinnedDriver = dev.Name
+			}
 		})
 	}
 }

@@ -83,6 +83,9 @@ type Message struct {
 	LastError   *Failure `json:"last_error,omitempty"`
 	// Dead is set when the message is in the dead-letter queue.
 	Dead bool `json:"dead,omitempty"`
+	// PinnedDriver, when set, is the only device that may send the
+	// message: part of it already left through that device.
+	PinnedDriver string `json:"pinned_driver,omitempty"`
 
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
