@@ -97,7 +97,7 @@ func (s *simple) send(ctx context.Context, m *drivers.Outbound) (drivers.Receipt
 		return drivers.Receipt{}, de
 	}
 	if !slices.Contains(o.SuccessStatus, rep.status) {
-		de := statusError(rep, o.Path)
+		de := statusError(rep, o.Path, d.opts.Now())
 		if rep.status == http.StatusConflict {
 			de = drivers.Uncertain(CodeAppError, "the app answered 409 and cannot be asked what it has", nil)
 		}

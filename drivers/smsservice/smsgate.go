@@ -147,9 +147,9 @@ func (g *smsgate) send(ctx context.Context, m *drivers.Outbound) (drivers.Receip
 		d.log.Info("the phone app already has this message; looking it up", slog.String("id", m.ID))
 		return g.resolve(ctx, m, drivers.Uncertain(CodeAppError, "the app reports the id exists (HTTP 409) but cannot show it", nil))
 	case rep.status >= 500 && rep.status != http.StatusServiceUnavailable:
-		return g.resolve(ctx, m, statusError(rep, "/message"))
+		return g.resolve(ctx, m, statusError(rep, "/message", d.opts.Now()))
 	}
-	return drivers.Receipt{}, statusError(rep, "/message")
+	return drivers.Receipt{}, statusError(rep, "/message", d.opts.Now())
 }
 
 // resolve looks the message up after an uncertain handoff: found means it
@@ -176,10 +176,11 @@ func (g *smsgate) resolve(ctx context.Context, m *drivers.Outbound, cause *drive
 // accepted builds the receipt of a message the app has, and follows it
 // until its final state.
 func (g *smsgate) accepted(m *drivers.Outbound, st MessageState) drivers.Receipt {
-	parts := max(len(m.Segments.Parts), 1)
-	g.d.track(st.ID, m.ID, parts)
+	// Our segment plan is what the driver knows of the parts until the
+	// app's sms:sent says how many it sent; no plan means unknown (0).
+	g.d.track(st.ID, m.ID, len(m.Segments.Parts))
 	g.d.observe(st.ID, st)
-	return drivers.Receipt{Ref: st.ID, Parts: parts, DeliveryReports: g.d.opts.DeliveryReports}
+	return drivers.Receipt{Ref: st.ID, Parts: max(len(m.Segments.Parts), 1), DeliveryReports: g.d.opts.DeliveryReports}
 }
 
 // lookup reads GET /message/{id}; found is false on 404.
@@ -193,7 +194,7 @@ func (g *smsgate) lookup(ctx context.Context, aid string) (MessageState, bool, e
 		g.d.beat()
 		return MessageState{}, false, nil
 	case rep.status != http.StatusOK:
-		return MessageState{}, false, statusError(rep, "/message/{id}")
+		return MessageState{}, false, statusError(rep, "/message/{id}", g.d.opts.Now())
 	}
 	var st MessageState
 	if err := json.Unmarshal(rep.body, &st); err != nil {
@@ -227,25 +228,32 @@ func (g *smsgate) status(ctx context.Context, id, ref string) (drivers.Status, e
 	state, reason := st.outcome()
 	if id != "" && (state == drivers.SendPending || state == drivers.SendSent) {
 		// Follow it from now on: after a restart this is how the driver
-		// learns of messages it handed over before.
-		g.d.track(st.ID, id, 1)
+		// learns of messages it handed over before. How many parts it has
+		// is unknown until the app's sms:sent says.
+		g.d.track(st.ID, id, 0)
 	}
 	return drivers.Status{State: state, Ref: st.ID, Reason: reason}, nil
 }
 
 // tracked is a message handed over without a final state yet.
 type tracked struct {
-	id    string
-	parts int
-	since time.Time
+	// id is our id; "" when the driver learnt of the message from a
+	// webhook only (then the app id stands in for it).
+	id string
+	// parts is how many SMS parts the message has: 0 when unknown, from
+	// our segment plan until the app's sms:sent says (appParts).
+	parts    int
+	appParts bool
+	since    time.Time
 }
 
 // trackFor is how long a message is followed before the driver stops
 // asking: past it, no delivery report will come.
 const trackFor = 48 * time.Hour
 
-// track follows aid (our id) until its final state, unless it was
-// reported already.
+// track follows the app id aid, sent as our id ("" when unknown), until its final state,
+// unless it was reported already. parts is our segment plan's count, 0
+// when unknown; the app's own count (setParts) wins over it.
 func (d *Driver) track(aid, id string, parts int) {
 	if d.opts.Dialect != DialectSMSGate {
 		return
@@ -256,10 +264,50 @@ func (d *Driver) track(aid, id string, parts int) {
 		return
 	}
 	if t, ok := d.open[aid]; ok {
-		t.parts = max(t.parts, parts)
+		if t.id == "" {
+			t.id = id
+		}
+		if !t.appParts {
+			t.parts = max(t.parts, parts)
+		}
 		return
 	}
 	d.open[aid] = &tracked{id: id, parts: parts, since: d.opts.Now()}
+}
+
+// setParts records the app's own count of aid's parts (sms:sent's
+// partsCount), following aid from now on if it was not yet.
+func (d *Driver) setParts(aid string, parts int) {
+	if d.opts.Dialect != DialectSMSGate || parts <= 0 {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, done := d.final[aid]; done {
+		return
+	}
+	t, ok := d.open[aid]
+	if !ok {
+		t = &tracked{since: d.opts.Now()}
+		d.open[aid] = t
+	}
+	t.parts, t.appParts = parts, true
+}
+
+// deliveryTrusted says whether an sms:delivered for aid may be taken as
+// the whole message's: only when aid is known to be a single part. The
+// app sends one sms:delivered per part, so for a multipart message or one
+// whose parts are unknown (after a restart, or a webhook that beat
+// track) the app's aggregate state must be looked up. done is true when
+// aid's final state was reported already.
+func (d *Driver) deliveryTrusted(aid string) (trusted, done bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.final[aid]; ok {
+		return false, true
+	}
+	t, ok := d.open[aid]
+	return ok && t.parts == 1, false
 }
 
 // observe applies a state seen by polling or lookup: a final state is
@@ -294,9 +342,14 @@ func (d *Driver) finish(aid string, delivered bool, reason string) {
 	}
 	now := d.opts.Now()
 	id := aid
-	if t, ok := d.open[aid]; ok {
-		id = t.id
+	t, ok := d.open[aid]
+	if ok {
+		if t.id != "" {
+			id = t.id
+		}
 		delete(d.open, aid)
+	} else {
+		t = &tracked{since: now}
 	}
 	d.final[aid] = now
 	if len(d.final) > 4096 {
@@ -308,7 +361,19 @@ func (d *Driver) finish(aid string, delivered bool, reason string) {
 	}
 	d.mu.Unlock()
 	d.log.Info("delivery state", slog.String("id", id), slog.Bool("delivered", delivered))
-	d.emit(drivers.Event{Kind: drivers.EventDelivery, ID: id, Ref: aid, Delivered: delivered, Reason: reason, At: now.UTC()})
+	if d.emit(drivers.Event{Kind: drivers.EventDelivery, ID: id, Ref: aid, Delivered: delivered, Reason: reason, At: now.UTC()}) {
+		return
+	}
+	// The event was dropped (buffer full): follow aid again so the next
+	// poll reports its final state anew.
+	d.mu.Lock()
+	if !d.closed {
+		if _, reopened := d.open[aid]; !reopened {
+			d.open[aid] = t
+		}
+		delete(d.final, aid)
+	}
+	d.mu.Unlock()
 }
 
 // pollLoop registers the webhooks until the phone accepts them and, every
@@ -409,7 +474,7 @@ func (d *Driver) register(ctx context.Context) {
 		case err != nil:
 			problem = drivers.Classify(err).Detail
 		case rep.status < 200 || rep.status > 299:
-			problem = statusError(rep, "/webhooks").Detail
+			problem = statusError(rep, "/webhooks", d.opts.Now()).Detail
 		}
 		if problem != "" {
 			break

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"smsgw/daemon/logging"
@@ -40,9 +41,12 @@ type Driver struct {
 	events chan drivers.Event
 	done   chan struct{}
 	bg     sync.WaitGroup
-	// emitMu orders emits with the closing of events.
-	emitMu       sync.Mutex
+	// emitMu orders emits (read side) with the closing of events (write
+	// side); emits never wait on one another.
+	emitMu       sync.RWMutex
 	eventsClosed bool
+	// dropped counts events dropped because the buffer was full.
+	dropped atomic.Int64
 
 	hooks *receiver // nil without webhooks
 
@@ -172,10 +176,37 @@ func (d *Driver) Status(ctx context.Context, id, ref string) (drivers.Status, er
 // Close.
 func (d *Driver) Events() <-chan drivers.Event { return d.events }
 
-// emit delivers ev unless the driver is closing.
-func (d *Driver) emit(ev drivers.Event) {
-	d.emitMu.Lock()
-	defer d.emitMu.Unlock()
+// emit queues ev without waiting, so that no caller (Send above all) is
+// held by a reader that is behind. It reports whether ev was queued: a
+// full buffer drops it, counted and logged; finish then follows the
+// message again so that polling reports its final state later.
+func (d *Driver) emit(ev drivers.Event) bool {
+	d.emitMu.RLock()
+	defer d.emitMu.RUnlock()
+	if d.eventsClosed {
+		return false
+	}
+	select {
+	case d.events <- ev:
+		return true
+	default:
+	}
+	n := d.dropped.Add(1)
+	lvl := slog.LevelWarn
+	if ev.Kind == drivers.EventHeartbeat {
+		lvl = slog.LevelDebug
+	}
+	d.log.Log(context.Background(), lvl, "event buffer full; event dropped",
+		slog.String("kind", string(ev.Kind)), slog.String("id", ev.ID), slog.Int64("dropped_total", n))
+	return false
+}
+
+// emitWait queues ev, waiting for room until the driver closes. Only for
+// events nothing else can bring back (inbound messages), and never on the
+// Send path: the webhook handler waiting holds the app's retry instead.
+func (d *Driver) emitWait(ev drivers.Event) {
+	d.emitMu.RLock()
+	defer d.emitMu.RUnlock()
 	if d.eventsClosed {
 		return
 	}
@@ -244,6 +275,9 @@ func (d *Driver) Health(ctx context.Context) (drivers.Health, error) {
 		h.State, h.Detail = drivers.StateDown, "driver closed"
 	}
 	own := fmt.Sprintf("our failed sends last hour: %d", d.failuresLastHour(now))
+	if n := d.dropped.Load(); n > 0 {
+		own += fmt.Sprintf("; events dropped (buffer full): %d", n)
+	}
 	if !d.lastSend.IsZero() {
 		own += "; last send " + ago(now, d.lastSend)
 	}

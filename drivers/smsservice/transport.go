@@ -180,8 +180,9 @@ func transportError(ctx context.Context, wrote bool, base string, err error) *dr
 	return drivers.Uncertain(CodeConnLost, "the connection dropped after the request reached the phone app", err)
 }
 
-// statusError classifies an HTTP status that is not a success.
-func statusError(r *reply, path string) *drivers.Error {
+// statusError classifies an HTTP status that is not a success; now is the
+// driver's clock, for a Retry-After given as a date.
+func statusError(r *reply, path string, now time.Time) *drivers.Error {
 	msg := appMessage(r.body)
 	detail := fmt.Sprintf("HTTP %d", r.status)
 	if msg != "" {
@@ -193,11 +194,11 @@ func statusError(r *reply, path string) *drivers.Error {
 			"the phone app refused our credentials (HTTP %d): check username and password_file, or token_file, against the app's settings", r.status), nil)
 	case r.status == http.StatusTooManyRequests:
 		e := drivers.Transient(CodeBusy, "the phone app asks to slow down ("+detail+")", nil)
-		e.RetryAfter = retryAfter(r.header, time.Now())
+		e.RetryAfter = retryAfter(r.header, now)
 		return e
 	case r.status == http.StatusServiceUnavailable:
 		e := drivers.Transient(CodeUnavailable, "the phone app is not ready ("+detail+")", nil)
-		e.RetryAfter = retryAfter(r.header, time.Now())
+		e.RetryAfter = retryAfter(r.header, now)
 		return e
 	case r.status == http.StatusNotFound:
 		return drivers.Transient(CodeNoEndpoint, "the phone app has no "+path+" ("+detail+"): check url and dialect", nil)
@@ -209,17 +210,27 @@ func statusError(r *reply, path string) *drivers.Error {
 	return drivers.Uncertain(CodeBadReply, "unexpected answer from the phone app ("+detail+")", nil)
 }
 
-// retryAfter reads a Retry-After header in seconds or as an HTTP date.
+// maxRetryAfter caps the app's Retry-After: a longer wait is a bug or a
+// misconfiguration, and a huge value must not overflow.
+const maxRetryAfter = time.Hour
+
+// retryAfter reads a Retry-After header in seconds or as an HTTP date,
+// capped at maxRetryAfter.
 func retryAfter(h http.Header, now time.Time) time.Duration {
 	v := strings.TrimSpace(h.Get("Retry-After"))
 	if v == "" {
 		return 0
 	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+	if s, err := strconv.ParseUint(v, 10, 64); err == nil {
+		if s >= uint64(maxRetryAfter/time.Second) {
+			return maxRetryAfter
+		}
 		return time.Duration(s) * time.Second
+	} else if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+		return maxRetryAfter
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
+		return min(t.Sub(now), maxRetryAfter)
 	}
 	return 0
 }

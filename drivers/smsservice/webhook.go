@@ -225,24 +225,35 @@ func (r *receiver) replay(id string, now time.Time) bool {
 }
 
 // apply turns a webhook into driver events. Delivery states go through the
-// same once-only path as polling; a multipart message's first
-// sms:delivered (one comes per part) is confirmed by a lookup of the app's
-// aggregate state instead of being trusted alone.
+// same once-only path as polling. The app sends one sms:delivered per
+// part, so one is trusted alone only for a message known to be a single
+// part; otherwise (multipart, or parts unknown: after a restart, or a
+// webhook that beat Send's bookkeeping) it is confirmed by a lookup of the
+// app's aggregate state, and the message is followed by polling until
+// that state is final.
 func (r *receiver) apply(ctx context.Context, env Envelope) {
 	d := r.d
 	p := env.Payload
 	switch env.Event {
 	case EventSMSDelivered:
-		d.mu.Lock()
-		t, ok := d.open[p.MessageID]
-		multipart := ok && t.parts > 1
-		d.mu.Unlock()
-		if !multipart {
+		trusted, done := d.deliveryTrusted(p.MessageID)
+		switch {
+		case done:
+			return
+		case trusted:
 			d.finish(p.MessageID, true, "")
 			return
 		}
 		g := &smsgate{d: d}
-		if st, found, err := g.lookup(ctx, p.MessageID); err == nil && found {
+		st, found, err := g.lookup(ctx, p.MessageID)
+		switch {
+		case err != nil:
+			d.log.Debug("cannot confirm a delivery report; polling will", slog.String("ref", p.MessageID), slog.Any("err", err))
+			d.track(p.MessageID, "", 0)
+		case !found:
+			d.log.Debug("delivery report for a message the app does not have; ignored", slog.String("ref", p.MessageID))
+		default:
+			d.track(p.MessageID, "", 0)
 			d.observe(p.MessageID, st)
 		}
 	case EventSMSFailed:
@@ -252,6 +263,7 @@ func (r *receiver) apply(ctx context.Context, env Envelope) {
 		}
 		d.finish(p.MessageID, false, reason)
 	case EventSMSSent:
+		d.setParts(p.MessageID, p.PartsCount)
 		d.observe(p.MessageID, MessageState{ID: p.MessageID, State: StateSent})
 	case EventSMSReceived:
 		from := p.Sender
@@ -263,7 +275,7 @@ func (r *receiver) apply(ctx context.Context, env Envelope) {
 			at = d.opts.Now()
 		}
 		d.log.Info("inbound SMS", slog.Any("from", logging.Phone(from)))
-		d.emit(drivers.Event{Kind: drivers.EventInbound, From: from, Text: p.Message, At: at.UTC()})
+		d.emitWait(drivers.Event{Kind: drivers.EventInbound, From: from, Text: p.Message, At: at.UTC()})
 	case EventSystemPing:
 		d.emit(drivers.Event{Kind: drivers.EventHeartbeat, At: d.opts.Now().UTC()})
 	}

@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -39,6 +40,10 @@ type Options struct {
 	NotCharging bool
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// ReportPerPart makes delivery reports behave as the real app's: one
+	// sms:delivered per SMS part (a part is 153 bytes of text here), not
+	// one per message. DeliverPart delivers one part at a time.
+	ReportPerPart bool
 }
 
 // Fault makes the next matching requests misbehave.
@@ -93,6 +98,8 @@ type App struct {
 	closed   chan struct{}
 	closing  sync.Once
 	wg       sync.WaitGroup
+	inflight int        // webhook batches being delivered
+	settled  *sync.Cond // on mu, signalled when inflight drops to 0
 }
 
 // Webhook is one registration.
@@ -111,8 +118,9 @@ type message struct {
 	Text       *struct {
 		Text string `json:"text"`
 	} `json:"textMessage,omitempty"`
-	reports bool
-	parts   int
+	reports   bool
+	parts     int
+	delivered int // parts delivered so far (DeliverPart)
 }
 
 type recipient struct {
@@ -144,7 +152,7 @@ func New(opts Options) *App {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &App{
+	a := &App{
 		opts:     opts,
 		hc:       &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}},
 		messages: map[string]*message{},
@@ -154,6 +162,8 @@ func New(opts Options) *App {
 		stallCh:  make(chan struct{}),
 		closed:   make(chan struct{}),
 	}
+	a.settled = sync.NewCond(&a.mu)
+	return a
 }
 
 // Inject queues a fault.
@@ -262,6 +272,48 @@ func (a *App) Advance(id, state, reason string) error {
 	a.mu.Unlock()
 	a.fire(events)
 	return nil
+}
+
+// DeliverPart delivers one more part of a Sent message: one sms:delivered
+// fires, and with the last part the message becomes Delivered, as the
+// real app reports per part and aggregates the state.
+func (a *App) DeliverPart(id string) error {
+	a.mu.Lock()
+	m, ok := a.messages[id]
+	if !ok {
+		a.mu.Unlock()
+		return fmt.Errorf("phoneapp: no message %q", id)
+	}
+	if m.State != StateSent {
+		a.mu.Unlock()
+		return fmt.Errorf("phoneapp: message %q is %s, not %s", id, m.State, StateSent)
+	}
+	m.delivered++
+	now := a.opts.Now().Format(time.RFC3339Nano)
+	if m.delivered >= max(m.parts, 1) {
+		m.State = StateDelivered
+		m.States[StateDelivered] = now
+	}
+	var events []hookEvent
+	for i := range m.Recipients {
+		rc := &m.Recipients[i]
+		rc.State = m.State
+		events = append(events, hookEvent{"sms:delivered", map[string]any{
+			"messageId": m.ID, "phoneNumber": rc.PhoneNumber, "recipient": rc.PhoneNumber, "simNumber": 1, "deliveredAt": now,
+		}})
+	}
+	a.mu.Unlock()
+	a.fire(events)
+	return nil
+}
+
+// Settle waits until every webhook fired so far was answered (or failed).
+func (a *App) Settle() {
+	a.mu.Lock()
+	for a.inflight > 0 {
+		a.settled.Wait()
+	}
+	a.mu.Unlock()
 }
 
 // Close releases stalled requests and waits for webhook deliveries.
@@ -498,7 +550,14 @@ func (a *App) moveLocked(m *message, state, reason string) []hookEvent {
 			evs = append(evs, hookEvent{"sms:sent", p})
 		case "Delivered":
 			p["deliveredAt"] = now
-			evs = append(evs, hookEvent{"sms:delivered", p})
+			reports := 1
+			if a.opts.ReportPerPart {
+				reports = max(m.parts-m.delivered, 1)
+				m.delivered = max(m.parts, 1)
+			}
+			for range reports {
+				evs = append(evs, hookEvent{"sms:delivered", maps.Clone(p)})
+			}
 		case "Failed":
 			r := reason
 			rc.Error = &r
@@ -563,9 +622,17 @@ func (a *App) fire(events []hookEvent) {
 	}
 	a.sentHook += len(calls)
 	a.wg.Add(1)
+	a.inflight++
 	a.mu.Unlock()
 	go func() {
 		defer a.wg.Done()
+		defer func() {
+			a.mu.Lock()
+			if a.inflight--; a.inflight == 0 {
+				a.settled.Broadcast()
+			}
+			a.mu.Unlock()
+		}()
 		for _, c := range calls {
 			a.post(c.url, c.body)
 		}
