@@ -43,23 +43,33 @@ const DefaultPollInterval = 5 * time.Second
 
 // Reason codes of the errors the driver returns itself.
 const (
-	CodeClosed        = "closed"
-	CodeCancelled     = "cancelled"
-	CodeExpired       = "expired"
-	CodeNoServer      = "adb_no_server"
-	CodeNoDevice      = "adb_no_device"
-	CodeUnauthorized  = "adb_unauthorized"
-	CodeOffline       = "adb_offline"
-	CodeBooting       = "phone_booting"
-	CodeSIMNotReady   = "sim_not_ready"
-	CodeForward       = "adb_forward_failed"
-	CodeDevice        = "adb_device_error"
-	CodeMultipart     = "isms_multipart"
-	CodeUnsupported   = "isms_unsupported_android"
-	CodeISMSFailed    = "isms_call_failed"
-	CodeISMSDenied    = "isms_denied"
-	CodeISMSException = "isms_exception"
-	CodeISMSNoAnswer  = "isms_no_answer"
+	CodeClosed         = "closed"
+	CodeCancelled      = "cancelled"
+	CodeExpired        = "expired"
+	CodeNoServer       = "adb_no_server"
+	CodeNoDevice       = "adb_no_device"
+	CodeUnauthorized   = "adb_unauthorized"
+	CodeOffline        = "adb_offline"
+	CodeBooting        = "phone_booting"
+	CodeSIMNotReady    = "sim_not_ready"
+	CodeForward        = "adb_forward_failed"
+	CodeAppUnreachable = "app_unreachable"
+	CodeDevice         = "adb_device_error"
+	CodeMultipart      = "isms_multipart"
+	CodeUnsupported    = "isms_unsupported_android"
+	CodeISMSFailed     = "isms_call_failed"
+	CodeISMSDenied     = "isms_denied"
+	CodeISMSException  = "isms_exception"
+	CodeISMSNoAnswer   = "isms_no_answer"
+)
+
+// Codes of the gateway client's errors that say the app may have gone away
+// (smsservice.CodeConnLost, smsservice.CodeUnreachable): the connection
+// dropped after the request was written (uncertain), or it could not be
+// made (transient).
+const (
+	codeGatewayConnLost    = "connection_lost"
+	codeGatewayUnreachable = "unreachable"
 )
 
 // Gateway is the client of the phone's SMS gateway app in forward mode. It
@@ -275,7 +285,13 @@ func (d *Driver) Send(ctx context.Context, m *drivers.Outbound) (drivers.Receipt
 	}
 	r, err := gw.Send(ctx, m)
 	if err != nil {
-		if de := drivers.Classify(err); de.Class == drivers.ClassTransient {
+		switch de := drivers.Classify(err); {
+		case de.Code == codeGatewayConnLost, de.Code == codeGatewayUnreachable:
+			// The app may have gone away: check it again before the next
+			// send writes anything to it.
+			d.markAppLost("the gateway app dropped a connection")
+			d.poke()
+		case de.Class == drivers.ClassTransient:
 			d.poke() // the forward may be gone: check the phone now
 		}
 	}

@@ -216,4 +216,31 @@ func TestIntegrationRealADBServer(t *testing.T) {
 			t.Errorf("Health = %+v, %v", h, err)
 		}
 	})
+
+	t.Run("ForwardAppDown", func(t *testing.T) {
+		phone.mu.Lock()
+		appAddr := phone.appAddr
+		phone.appAddr = ""
+		phone.mu.Unlock()
+		defer func() {
+			phone.mu.Lock()
+			phone.appAddr = appAddr
+			phone.mu.Unlock()
+		}()
+		if c, err := dev.OpenTCP(ctx, 8080); err == nil {
+			c.Close()
+			t.Fatal("OpenTCP to a port nobody listens on succeeded")
+		} else if errors.Is(err, adbwire.ErrAfterRequestSent) {
+			t.Logf("the real server did not FAIL a refused tcp: service: %v", err)
+		}
+		d, err := New("usb", opts(ModeForward), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		_, err = d.Send(ctx, message("01INTEGRATIONNOAPP00000001", "+33612345678", "hi"))
+		if de := drivers.Classify(err); de == nil || de.Class != drivers.ClassTransient || de.Code != CodeAppUnreachable {
+			t.Errorf("app not running: Send = %v; want transient %s", err, CodeAppUnreachable)
+		}
+	})
 }

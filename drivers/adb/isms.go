@@ -15,6 +15,10 @@ import (
 // accepts for a SEND_SMS note by that uid.
 const shellPackage = "com.android.shell"
 
+// ismsLabel names the isms command in errors, which must never carry its
+// command line (the recipient's number and the message text).
+const ismsLabel = "service call isms"
+
 // ismsCommand returns the `service call isms` command line that sends text
 // to dest on Android sdk, or an error when the layout for that version is
 // not known. sub is the subscription id (Android 6+); pkg the calling
@@ -90,9 +94,18 @@ func (d *Driver) sendISMS(ctx context.Context, m *drivers.Outbound) (drivers.Rec
 	if err != nil {
 		return drivers.Receipt{}, drivers.Permanent(CodeUnsupported, "", err)
 	}
-	cmd, err := d.dev.Start(ctx, line)
+	// The command line holds the recipient and the text: errors name it by
+	// ismsLabel only.
+	cmd, err := d.dev.StartLabeled(ctx, line, ismsLabel)
 	if err != nil {
-		// The device never accepted the command: nothing was sent.
+		if errors.Is(err, adbwire.ErrAfterRequestSent) {
+			// The request reached the adb server and only its answer was
+			// lost: the phone may have run it, and the SMS may have left.
+			d.poke()
+			return drivers.Receipt{}, drivers.Uncertain(CodeISMSNoAnswer, "the command reached the adb server but its answer was lost", err)
+		}
+		// The server refused the command, or it never reached the server:
+		// nothing was sent.
 		return drivers.Receipt{}, d.deviceError(ctx, err)
 	}
 	res, err := cmd.Wait()
@@ -107,7 +120,9 @@ func (d *Driver) sendISMS(ctx context.Context, m *drivers.Outbound) (drivers.Rec
 	}
 	reply, err := ParseParcelReply(string(res.Stdout))
 	if err != nil {
-		return drivers.Receipt{}, drivers.Uncertain(CodeISMSNoAnswer, "unreadable answer from service call isms", err)
+		// The parse error quotes the output, which a shell error could have
+		// filled with the command line: it is left out.
+		return drivers.Receipt{}, drivers.Uncertain(CodeISMSNoAnswer, "unreadable answer from service call isms", nil)
 	}
 	if reply.Exception != 0 {
 		return drivers.Receipt{}, ismsException(reply)

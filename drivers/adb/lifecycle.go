@@ -116,6 +116,13 @@ func (d *Driver) prepare(ctx context.Context) error {
 		if err := d.setupForward(ctx); err != nil {
 			return err
 		}
+		// The forward exists even when nothing listens behind it: adb
+		// accepts the connection and drops it once the phone refuses, which
+		// after a written request looks like a lost answer (uncertain).
+		// Only an app that answers makes the phone ready.
+		if err := d.probeApp(ctx); err != nil {
+			return err
+		}
 	}
 	d.mu.Lock()
 	d.ready, d.sdk, d.bootID, d.lastErr = true, sdk, bootID, ""
@@ -175,6 +182,37 @@ func (d *Driver) setupForward(ctx context.Context) error {
 		go d.pump(es.Events())
 	}
 	return nil
+}
+
+// probeApp checks that the gateway app accepts a connection on its port on
+// the phone, through adb and without sending it anything.
+func (d *Driver) probeApp(ctx context.Context) error {
+	c, err := d.dev.OpenTCP(ctx, d.opts.RemotePort)
+	if err != nil {
+		switch {
+		case ctx.Err() != nil:
+			return drivers.Transient(CodeCancelled, "", ctx.Err())
+		case errors.Is(err, adbwire.ErrNoServer), errors.Is(err, adbwire.ErrUnauthorized),
+			errors.Is(err, adbwire.ErrOffline), errors.Is(err, adbwire.ErrDeviceNotFound):
+			return d.deviceError(ctx, err)
+		}
+		return d.notReady(CodeAppUnreachable, fmt.Sprintf("the gateway app does not answer on the phone's port %d; start it", d.opts.RemotePort), err)
+	}
+	_ = c.Close()
+	return nil
+}
+
+// markAppLost records that the gateway app may have gone away: the next
+// send checks it again before anything is written to it.
+func (d *Driver) markAppLost(why string) {
+	d.mu.Lock()
+	was := d.ready
+	d.ready = false
+	d.lastErr = why
+	d.mu.Unlock()
+	if was {
+		d.log.Warn("gateway app lost", "reason", why)
+	}
 }
 
 // pump passes the gateway's events on until it closes its channel or the
@@ -287,6 +325,11 @@ func (d *Driver) check(ctx context.Context) {
 	d.mu.Unlock()
 	if rebooted {
 		d.markLost("phone rebooted")
+	}
+	if d.opts.Mode == ModeForward && d.isReady() {
+		if err := d.probeApp(ctx); err != nil && ctx.Err() == nil {
+			d.markAppLost("gateway app not answering")
+		}
 	}
 	if !d.isReady() {
 		if err := d.prepare(ctx); err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -121,7 +122,14 @@ func (d *Device) KillForward(ctx context.Context, local string) error {
 }
 
 // open switches a new connection to the device and starts service on it.
-func (d *Device) open(ctx context.Context, service string) (*conn, error) {
+// label names the service in errors, which never carry service itself (it
+// may hold a command line with private data).
+//
+// A failure before service was written in full means the device never saw
+// it. Once it was written, any failure other than the server's explicit
+// FAIL (a *ServerError) is marked with ErrAfterRequestSent: the device may
+// have started the service even though its OKAY never reached us.
+func (d *Device) open(ctx context.Context, service, label string) (*conn, error) {
 	req := d.transport()
 	cn, err := d.c.host(ctx, req)
 	if err != nil {
@@ -129,18 +137,23 @@ func (d *Device) open(ctx context.Context, service string) (*conn, error) {
 	}
 	if err := cn.send(service); err != nil {
 		cn.Close()
-		return nil, fmt.Errorf("adb %s: %w", service, err)
+		return nil, fmt.Errorf("adb %s: %w", label, err)
 	}
-	if err := cn.status(service); err != nil {
+	if err := cn.status(label); err != nil {
 		cn.Close()
-		return nil, err
+		var se *ServerError
+		if errors.As(err, &se) {
+			return nil, err
+		}
+		return nil, afterSent(err)
 	}
 	return cn, nil
 }
 
 // OpenTCP opens a stream to a TCP port on the device itself.
 func (d *Device) OpenTCP(ctx context.Context, port int) (net.Conn, error) {
-	return d.open(ctx, "tcp:"+strconv.Itoa(port))
+	svc := "tcp:" + strconv.Itoa(port)
+	return d.open(ctx, svc, svc)
 }
 
 // Result is what a device command printed and how it ended.
@@ -155,10 +168,10 @@ type Result struct {
 // Cmd is a device command that has been started: the device accepted the
 // service, so from here on the command may have had effects.
 type Cmd struct {
-	cn      *conn
-	command string
-	mode    shellMode
-	marker  string
+	cn     *conn
+	label  string // names the command in errors
+	mode   shellMode
+	marker string
 }
 
 type shellMode int
@@ -171,7 +184,8 @@ const (
 
 // Wait reads the command's output until it ends. A non-zero exit status is
 // returned with the Result and an *ExitError. Any other error means the
-// stream broke before the command's end was seen.
+// stream broke before the command's end was seen; it is marked with
+// ErrAfterRequestSent, as the command was running.
 func (c *Cmd) Wait() (Result, error) {
 	defer c.cn.Close()
 	var res Result
@@ -181,27 +195,27 @@ func (c *Cmd) Wait() (Result, error) {
 		code, err := ReadShellV2(c.cn, &out, &errb)
 		res = Result{Stdout: out.Bytes(), Stderr: errb.Bytes(), ExitCode: code}
 		if err != nil {
-			return res, fmt.Errorf("adb shell %q: %w", c.command, err)
+			return res, afterSent(fmt.Errorf("adb shell %q: %w", c.label, err))
 		}
 	case modePlain, modeExec:
 		b, err := io.ReadAll(io.LimitReader(c.cn, maxOutput+1))
 		if err != nil {
-			return Result{Stdout: b}, fmt.Errorf("adb shell %q: %w", c.command, err)
+			return Result{Stdout: b}, afterSent(fmt.Errorf("adb shell %q: %w", c.label, err))
 		}
 		if len(b) > maxOutput {
-			return Result{}, fmt.Errorf("%w: output of %q above %d bytes", ErrProtocol, c.command, maxOutput)
+			return Result{}, afterSent(fmt.Errorf("%w: output of %q above %d bytes", ErrProtocol, c.label, maxOutput))
 		}
 		if c.mode == modeExec {
 			return Result{Stdout: b}, nil
 		}
 		out, code, ok := SplitExitMarker(b, c.marker)
 		if !ok {
-			return Result{Stdout: out}, fmt.Errorf("adb shell %q: the output ended before the exit status", c.command)
+			return Result{Stdout: out}, afterSent(fmt.Errorf("adb shell %q: the output ended before the exit status", c.label))
 		}
 		res = Result{Stdout: out, ExitCode: code}
 	}
 	if res.ExitCode != 0 {
-		return res, &ExitError{Command: c.command, Code: res.ExitCode, Output: clip(string(res.Stdout) + string(res.Stderr))}
+		return res, &ExitError{Command: c.label, Code: res.ExitCode, Output: clip(string(res.Stdout) + string(res.Stderr))}
 	}
 	return res, nil
 }
@@ -243,38 +257,55 @@ func (d *Device) usesShellV2(ctx context.Context) (bool, error) {
 // Start starts command in the device shell: over shell v2 when the device
 // has the feature (real exit status, separate stderr), else over plain
 // shell with an exit marker appended. A nil error means the device accepted
-// the command.
+// the command. An error marked with ErrAfterRequestSent means the command
+// reached the server and may have run; any other error means it did not.
+// Errors name the command by its command line.
 func (d *Device) Start(ctx context.Context, command string) (*Cmd, error) {
+	return d.StartLabeled(ctx, command, command)
+}
+
+// StartLabeled is Start for a command line that must not appear in errors
+// (it holds a phone number or a message): every error of the start and of
+// the Cmd names the command by label instead.
+func (d *Device) StartLabeled(ctx context.Context, command, label string) (*Cmd, error) {
 	v2, err := d.usesShellV2(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if v2 {
-		return d.StartV2(ctx, command)
+		return d.startV2(ctx, command, label)
 	}
-	return d.StartPlain(ctx, command)
+	return d.startPlain(ctx, command, label)
 }
 
 // StartV2 starts command over shell v2 without asking for the feature.
 func (d *Device) StartV2(ctx context.Context, command string) (*Cmd, error) {
-	cn, err := d.open(ctx, "shell,v2,raw:"+command)
+	return d.startV2(ctx, command, command)
+}
+
+func (d *Device) startV2(ctx context.Context, command, label string) (*Cmd, error) {
+	cn, err := d.open(ctx, "shell,v2,raw:"+command, "shell,v2,raw:"+label)
 	if err != nil {
 		return nil, err
 	}
-	return &Cmd{cn: cn, command: command, mode: modeV2}, nil
+	return &Cmd{cn: cn, label: label, mode: modeV2}, nil
 }
 
 // StartPlain starts command over plain shell, wrapped so that it prints an
 // exit marker with its status last.
 func (d *Device) StartPlain(ctx context.Context, command string) (*Cmd, error) {
+	return d.startPlain(ctx, command, command)
+}
+
+func (d *Device) startPlain(ctx context.Context, command, label string) (*Cmd, error) {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	marker := "__SMSGW_RC_" + hex.EncodeToString(b[:])
-	cn, err := d.open(ctx, "shell:"+WrapExitMarker(command, marker))
+	cn, err := d.open(ctx, "shell:"+WrapExitMarker(command, marker), "shell:"+label)
 	if err != nil {
 		return nil, err
 	}
-	return &Cmd{cn: cn, command: command, mode: modePlain, marker: marker}, nil
+	return &Cmd{cn: cn, label: label, mode: modePlain, marker: marker}, nil
 }
 
 // Shell runs command and waits for it (see Start and Cmd.Wait).
@@ -289,11 +320,11 @@ func (d *Device) Shell(ctx context.Context, command string) (Result, error) {
 // Exec runs command over exec: (raw, binary-safe, no exit status) and
 // returns everything it printed.
 func (d *Device) Exec(ctx context.Context, command string) ([]byte, error) {
-	cn, err := d.open(ctx, "exec:"+command)
+	cn, err := d.open(ctx, "exec:"+command, "exec:"+command)
 	if err != nil {
 		return nil, err
 	}
-	res, err := (&Cmd{cn: cn, command: command, mode: modeExec}).Wait()
+	res, err := (&Cmd{cn: cn, label: command, mode: modeExec}).Wait()
 	return res.Stdout, err
 }
 

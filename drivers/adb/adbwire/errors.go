@@ -19,12 +19,27 @@ var (
 	ErrDeviceNotFound = errors.New("device not found")
 	// ErrProtocol: the server or device sent something this client does not understand.
 	ErrProtocol = errors.New("adb protocol error")
+	// ErrAfterRequestSent marks a failure that came after a device service
+	// request (shell:, exec:, tcp:) was written in full to the server, other
+	// than the server's explicit FAIL: the device may have started the
+	// service, so a command may have had its effects.
+	ErrAfterRequestSent = errors.New("after the request was sent")
 )
+
+// afterSent marks err as having happened after the service request was sent.
+func afterSent(err error) error {
+	if err == nil || errors.Is(err, ErrAfterRequestSent) {
+		return err
+	}
+	return fmt.Errorf("%w (%w)", err, ErrAfterRequestSent)
+}
 
 // ServerError is a FAIL reply of the adb server (or of the device service
 // behind it), with the server's message.
 type ServerError struct {
-	// Request is the request that failed, e.g. "host:transport:R58M".
+	// Request is the request that failed, e.g. "host:transport:R58M". For
+	// a device command it is the command's label (see StartLabeled), never
+	// a redacted command line.
 	Request string
 	// Message is the server's text after FAIL.
 	Message string
@@ -50,6 +65,8 @@ func (e *ServerError) Unwrap() error {
 
 // ExitError reports a device command that ended with a non-zero status.
 type ExitError struct {
+	// Command is the command's label: the command line unless it was
+	// started with StartLabeled.
 	Command string
 	Code    int
 	// Output is the command's combined output, trimmed to a few hundred bytes.
