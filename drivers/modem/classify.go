@@ -159,11 +159,16 @@ func classify(err error, submitted bool) *drivers.Error {
 		}
 		return de
 	case errors.As(err, &ae) && ae.Kind == at.KindCME:
-		de := drivers.Transient(fmt.Sprintf("cme_%d", ae.Code), "modem refused the command", err)
+		code := fmt.Sprintf("cme_%d", ae.Code)
 		if ae.Code < 0 {
-			de.Code = "cme"
+			code = "cme"
 		}
-		return de
+		if submitted {
+			// Some modems report network failures after the PDU this way;
+			// the code does not prove that nothing left.
+			return drivers.Uncertain(code, "modem error after the message was handed over", err)
+		}
+		return drivers.Transient(code, "modem refused the command", err)
 	}
 	if submitted {
 		return drivers.Uncertain(CodeError, "modem error after the message was handed over", err)

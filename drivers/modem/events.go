@@ -74,6 +74,59 @@ func (d *Driver) readStored(c *at.Conn, mem string, idx int) {
 	}
 }
 
+// readAllStored lists every message in storage (AT+CMGL=4: PDU mode, all
+// of them), handles each as the +CMTI path does and deletes it. A modem
+// that refuses the list keeps its messages; bring-up goes on.
+func (d *Driver) readAllStored(ctx context.Context, c *at.Conn) {
+	info, err := c.Command(ctx, "+CMGL=4", 4*d.opts.CommandTimeout)
+	if err != nil {
+		d.log.Warn("modem: cannot list stored messages", "err", err)
+		return
+	}
+	var indexes []int
+	for i := 0; i < len(info); i++ {
+		if !strings.HasPrefix(info[i], "+CMGL:") {
+			continue
+		}
+		idx, err := listIndex(info[i])
+		if err != nil {
+			d.log.Warn("modem: unreadable +CMGL header", "err", err)
+			continue
+		}
+		indexes = append(indexes, idx)
+		if i+1 >= len(info) || strings.HasPrefix(info[i+1], "+CMGL:") {
+			d.log.Warn("modem: stored message without a PDU", "index", idx)
+			continue
+		}
+		i++
+		n, err := at.ParsePDULength(info[i-1])
+		if err != nil {
+			d.log.Warn("modem: unreadable +CMGL header", "err", err)
+			continue
+		}
+		d.received(info[i], n)
+	}
+	for _, idx := range indexes {
+		if _, err := c.Command(ctx, "+CMGD="+strconv.Itoa(idx), 3*d.opts.CommandTimeout); err != nil {
+			d.log.Warn("modem: cannot delete stored message", "index", idx, "err", err)
+		}
+	}
+}
+
+// listIndex reads the index of a "+CMGL: <index>,<stat>,[<alpha>],<length>"
+// line.
+func listIndex(line string) (int, error) {
+	rest := strings.TrimSpace(strings.TrimPrefix(line, "+CMGL:"))
+	if i := strings.IndexByte(rest, ','); i >= 0 {
+		rest = rest[:i]
+	}
+	idx, err := strconv.Atoi(strings.TrimSpace(rest))
+	if err != nil || idx < 0 {
+		return 0, fmt.Errorf("bad index in %q", line)
+	}
+	return idx, nil
+}
+
 // received decodes a PDU from the network and reports it.
 func (d *Driver) received(hexPDU string, n int) {
 	m, err := pdu.Decode(hexPDU, n)
@@ -149,24 +202,48 @@ type early struct {
 // maxEarly bounds the reports kept while waiting for their send.
 const maxEarly = 64
 
+// maxEarlyAge is how long a report that matched no send is kept: one that
+// beats its +CMGS answer comes within seconds, and an older one (say, for a
+// message of a previous run) must not be taken for a new send that happens
+// to get the same reference.
+const maxEarlyAge = time.Minute
+
+// pruneEarly drops the early reports older than maxEarlyAge. d.mu must be
+// held.
+func (d *Driver) pruneEarly(now time.Time) {
+	kept := d.early[:0]
+	for _, e := range d.early {
+		if now.Sub(e.at) <= maxEarlyAge {
+			kept = append(kept, e)
+		}
+	}
+	clear(d.early[len(kept):])
+	d.early = kept
+}
+
 // expectReport records that part p, sent with reference mr, waits for a
-// status report, and applies one that already came.
-func (d *Driver) expectReport(p *partReport, mr byte) {
+// status report, and applies one that already came: only a report that
+// arrived after the part was handed to the modem (handedAt) and is at most
+// maxEarlyAge old.
+func (d *Driver) expectReport(p *partReport, mr byte, handedAt time.Time) {
+	now := time.Now()
 	d.mu.Lock()
 	d.reports[mr] = append(d.reports[mr], p)
+	d.pruneEarly(now)
 	var due []early
 	kept := d.early[:0]
 	for _, e := range d.early {
-		if e.r.MR == mr && sameNumber(p.to, e.r.Recipient) {
+		if e.r.MR == mr && sameNumber(p.to, e.r.Recipient) && !e.at.Before(handedAt) {
 			due = append(due, e)
 			continue
 		}
 		kept = append(kept, e)
 	}
+	clear(d.early[len(kept):])
 	d.early = kept
 	d.mu.Unlock()
 	for _, e := range due {
-		d.statusReport(e.r, e.at)
+		d.statusReport(e.r, time.Now())
 	}
 }
 
@@ -205,6 +282,7 @@ func (d *Driver) statusReport(r pdu.StatusReport, now time.Time) {
 	}
 	if p == nil {
 		d.log.Info("modem: status report matches no message yet", "mr", r.MR)
+		d.pruneEarly(now)
 		if len(d.early) >= maxEarly {
 			d.early = d.early[1:]
 		}

@@ -158,6 +158,9 @@ type record struct {
 	// parts were still being submitted; Send reports it once every
 	// reference is known, so the event carries the whole receipt.
 	heldFailure bool
+	// uncertain is set when a part was handed to the modem and no result
+	// came back: it may have left, so Status must not say not_found.
+	uncertain bool
 }
 
 // partReport waits for the status report of one part.
@@ -441,6 +444,9 @@ func (d *Driver) bringUp(ctx context.Context, c *at.Conn) error {
 	if !d.optional(ctx, c, "+CNMI=2,1,0,2,0") {
 		d.optional(ctx, c, "+CNMI=1,1,0,2,0")
 	}
+	// Messages and reports stored while nobody listened (smsgw down, the
+	// port closed) got their +CMTI/+CDSI then; read them now.
+	d.readAllStored(ctx, c)
 	for _, cmd := range d.opts.Init {
 		d.optional(ctx, c, cmd)
 	}
@@ -704,9 +710,20 @@ func (d *Driver) Send(ctx context.Context, m *drivers.Outbound) (drivers.Receipt
 
 	for i := start; i < len(pdus); i++ {
 		p := pdus[i]
+		handedAt := time.Now()
 		info, submitted, err := c.SendPDU(ctx, "+CMGS="+strconv.Itoa(p.TPDULen), p.Hex, d.opts.PromptTimeout, d.opts.SendTimeout)
 		if err != nil {
 			de := classify(err, submitted)
+			d.mu.Lock()
+			if de.Class == drivers.ClassUncertain {
+				rec.uncertain = true
+			}
+			if de.Class == drivers.ClassTransient && len(rec.refs) > 0 {
+				// Earlier parts left: only this driver can send the rest
+				// without repeating them, so the retry must come back here.
+				de.SameDevice = true
+			}
+			d.mu.Unlock()
 			d.setLastError(de)
 			d.log.Warn("modem: send failed", "id", m.ID, "to", logging.Phone(m.To), "part", i+1, "parts", len(pdus), "class", de.Class, "code", de.Code)
 			if errors.Is(err, at.ErrTimeout) || needsBringUp(err) {
@@ -724,7 +741,7 @@ func (d *Driver) Send(ctx context.Context, m *drivers.Outbound) (drivers.Receipt
 		rec.refs = append(rec.refs, mr)
 		d.mu.Unlock()
 		if d.opts.DeliveryReports && mr >= 0 {
-			d.expectReport(&partReport{id: m.ID, part: i, to: m.To, sentAt: time.Now()}, byte(mr))
+			d.expectReport(&partReport{id: m.ID, part: i, to: m.To, sentAt: time.Now()}, byte(mr), handedAt)
 		}
 	}
 	d.mu.Lock()
@@ -784,6 +801,11 @@ func (d *Driver) Status(_ context.Context, id, ref string) (drivers.Status, erro
 		return drivers.Status{}, fmt.Errorf("modem: no record of message %s in this run", id)
 	}
 	st := drivers.Status{State: rec.state, Ref: d.receipt(rec).Ref, Reason: rec.failed}
+	if rec.state == drivers.SendNotFound && rec.uncertain {
+		// A part was handed to the modem and no answer came: it may have
+		// left, so neither "not found" nor "pending" would be honest.
+		return drivers.Status{}, fmt.Errorf("modem: message %s may have left: a part was handed to the modem and no result came back", id)
+	}
 	if rec.state == drivers.SendNotFound && len(rec.refs) > 0 {
 		st.State = drivers.SendPending // some parts left, the rest will follow on retry
 	}

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -106,6 +107,9 @@ type request struct {
 	resultTimeout time.Duration
 	reply         chan response
 	raw           bool // write cmd as is (escape sequences)
+	// pduWriting is set by the loop just before it writes the PDU: from
+	// then on the message may leave even if no answer comes.
+	pduWriting atomic.Bool
 }
 
 type response struct {
@@ -206,8 +210,44 @@ func (c *Conn) do(req *request) response {
 	case <-req.ctx.Done():
 		return response{err: req.ctx.Err()}
 	}
-	return <-req.reply
+	// The loop has the request. It answers on its own when ctx ends or its
+	// timers fire, unless it is stuck in a write to the port (a wedged USB
+	// serial device): then the connection is reset after a grace period,
+	// so that neither the caller nor the loop waits forever.
+	watchdog := time.NewTimer(req.timeout + req.resultTimeout + EscapeGuard + 4*WedgeGrace)
+	defer watchdog.Stop()
+	var why error
+	select {
+	case r := <-req.reply:
+		return r
+	case <-watchdog.C:
+		why = fmt.Errorf("%w to %s: the port did not take a write", ErrTimeout, commandName(req.cmd))
+	case <-req.ctx.Done():
+		grace := time.NewTimer(EscapeGuard + WedgeGrace)
+		defer grace.Stop()
+		select {
+		case r := <-req.reply:
+			return r
+		case <-grace.C:
+			why = fmt.Errorf("%w (the port did not take a write)", req.ctx.Err())
+		}
+	}
+	// The loop is stuck: reset the connection. The PDU may be on its way
+	// if the loop had started writing it.
+	c.log.Warn("modem: port does not take writes, closing the connection", "cmd", commandName(req.cmd))
+	c.setErr(fmt.Errorf("port wedged during %s", commandName(req.cmd)))
+	go func() { _ = c.Close() }()
+	select {
+	case r := <-req.reply: // the loop answered after all
+		return r
+	default:
+	}
+	return response{submitted: req.pduWriting.Load(), err: why}
 }
+
+// WedgeGrace is how long past its deadline a request may stay with the
+// loop before the connection is taken for wedged and closed.
+const WedgeGrace = 250 * time.Millisecond
 
 func (c *Conn) closedErr() error {
 	if err := c.Err(); err != nil && !errors.Is(err, ErrClosed) {
@@ -371,9 +411,11 @@ func (c *Conn) run(req *request) bool {
 				if req.pdu == "" || submitted {
 					continue
 				}
+				req.pduWriting.Store(true)
 				if _, err := io.WriteString(c.port, req.pdu+ctrlZ); err != nil {
 					c.setErr(err)
-					req.reply <- response{err: fmt.Errorf("%w: write: %w", ErrClosed, err)}
+					// Part of the PDU may have reached the modem.
+					req.reply <- response{submitted: true, err: fmt.Errorf("%w: write: %w", ErrClosed, err)}
 					return false
 				}
 				submitted = true

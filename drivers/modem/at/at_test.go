@@ -271,3 +271,70 @@ func FuzzLineParser(f *testing.F) {
 		}
 	})
 }
+
+// TestSendPDUReturnsWhenPDUWriteBlocks: the modem gives the prompt, then
+// stops reading, so the write of the PDU blocks. SendPDU returns once its
+// context ends, says the PDU may have left, and resets the connection so
+// the loop is not stuck.
+func TestSendPDUReturnsWhenPDUWriteBlocks(t *testing.T) {
+	a, b := net.Pipe()
+	started := make(chan struct{})
+	go func() {
+		// Read one byte at a time: a buffered reader would take the whole
+		// PDU write at once.
+		one := make([]byte, 1)
+		for {
+			if _, err := b.Read(one); err != nil {
+				return
+			}
+			if one[0] == '\r' {
+				break
+			}
+		}
+		_, _ = b.Write([]byte("\r\n> "))
+		// Take the first byte of the PDU, proving its write began, then
+		// read nothing more: the rest of the write blocks.
+		if _, err := b.Read(one); err != nil {
+			return
+		}
+		close(started)
+	}()
+	c := New(a, nil)
+	t.Cleanup(func() { _ = c.Close(); _ = b.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-started
+		cancel()
+	}()
+	_, submitted, err := c.SendPDU(ctx, "+CMGS=5", "0011000B91", time.Minute, time.Minute)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want the context's", err)
+	}
+	if !submitted {
+		t.Error("submitted = false while the PDU was being written")
+	}
+	select {
+	case <-c.Done():
+	case <-tctx(t).Done():
+		t.Fatal("connection not reset (hang guard)")
+	}
+}
+
+// TestCommandReturnsWhenWriteBlocks: nobody reads the port; a command with
+// a context that never ends still returns (its own timeout plus a grace
+// period) and resets the connection.
+func TestCommandReturnsWhenWriteBlocks(t *testing.T) {
+	a, b := net.Pipe()
+	c := New(a, nil)
+	t.Cleanup(func() { _ = c.Close(); _ = b.Close() })
+	_, err := c.Command(context.Background(), "", 50*time.Millisecond)
+	if !errors.Is(err, ErrTimeout) {
+		t.Errorf("err = %v, want a timeout", err)
+	}
+	select {
+	case <-c.Done():
+	case <-tctx(t).Done():
+		t.Fatal("connection not reset (hang guard)")
+	}
+}
