@@ -52,6 +52,12 @@ type keyring struct {
 	// leaves them alone and alloc cannot hand them out.
 	erasing map[uint32]bool
 	n       uint32
+
+	// ready are slots with a synced key waiting to be used (alloc).
+	ready []readyKey
+	// written counts keys written; synced those covered by an fsync.
+	written uint64
+	synced  uint64
 }
 
 func openKeyring(dir string) (*keyring, error) {
@@ -80,37 +86,91 @@ func openKeyring(dir string) (*keyring, error) {
 	return k, nil
 }
 
+// close wipes the keys written ahead but never used, so that the file
+// holds only the keys of stored messages, and closes it.
 func (k *keyring) close() error {
+	k.mu.Lock()
+	unused := make([]uint32, len(k.ready))
+	for i, r := range k.ready {
+		unused[i] = r.slot
+	}
+	k.ready = nil
+	k.mu.Unlock()
+	if err := k.erase(unused...); err != nil {
+		return err
+	}
 	if k.f == nil {
 		return nil
 	}
 	return k.f.Close()
 }
 
-// alloc stores a fresh random key in a free slot and returns the slot,
-// marked pending until commit or release.
+// keyBatch is how many keys one fsync makes durable ahead of use.
+const keyBatch = 64
+
+// alloc hands out a slot holding a fresh random key that is already on
+// disk, marked pending until commit or release. The message that uses a key
+// is committed with a synced Badger write, so its key must be durable first:
+// after a power cut a message whose key was lost could not be read. Keys
+// are written and synced in batches ahead of use, so an accept rarely waits
+// for an fsync of its own. Keys of a batch left unused by a crash belong to
+// no message; the key sweep erases them.
 func (k *keyring) alloc() (uint32, []byte, error) {
-	var key [slotSize]byte
-	if _, err := rand.Read(key[:]); err != nil {
-		return 0, nil, err
-	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	var slot uint32
-	if n := len(k.free); n > 0 {
-		slot, k.free = k.free[n-1], k.free[:n-1]
-		delete(k.isFree, slot)
-	} else {
-		k.n++
-		slot = k.n
+	if len(k.ready) == 0 {
+		if err := k.refillLocked(); err != nil {
+			return 0, nil, err
+		}
 	}
-	if err := k.writeLocked(slot, key); err != nil {
-		k.releaseLocked(slot)
-		return 0, nil, err
+	r := k.ready[len(k.ready)-1]
+	k.ready = k.ready[:len(k.ready)-1]
+	k.gen[r.slot]++
+	return r.slot, r.key[:], nil
+}
+
+// readyKey is a slot whose key is written and synced but not yet used.
+type readyKey struct {
+	slot uint32
+	key  [slotSize]byte
+}
+
+func (k *keyring) refillLocked() error {
+	batch := make([]readyKey, 0, keyBatch)
+	for range keyBatch {
+		var r readyKey
+		if _, err := rand.Read(r.key[:]); err != nil {
+			return err
+		}
+		if n := len(k.free); n > 0 {
+			r.slot, k.free = k.free[n-1], k.free[:n-1]
+			delete(k.isFree, r.slot)
+		} else {
+			k.n++
+			r.slot = k.n
+		}
+		// Pending until used and committed: the sweep leaves it alone.
+		k.pending[r.slot] = true
+		batch = append(batch, r)
+		if err := k.writeLocked(r.slot, r.key); err != nil {
+			for _, b := range batch {
+				k.releaseLocked(b.slot)
+			}
+			return err
+		}
 	}
-	k.pending[slot] = true
-	k.gen[slot]++
-	return slot, key[:], nil
+	if k.f != nil {
+		if err := k.f.Sync(); err != nil {
+			for _, b := range batch {
+				k.releaseLocked(b.slot)
+			}
+			return fmt.Errorf("store: sync key file: %w", err)
+		}
+	}
+	k.ready = append(k.ready, batch...)
+	k.written += uint64(len(batch))
+	k.synced = k.written
+	return nil
 }
 
 // committed clears the pending mark of slot.

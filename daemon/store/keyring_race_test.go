@@ -48,6 +48,7 @@ func TestResumedErasureNeverFreesASlotTwice(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	assertSlotsUnique(t, s)
 	if a.KeySlot == b.KeySlot {
 		t.Errorf("two live messages were given the same key slot %d", a.KeySlot)
 	}
@@ -101,6 +102,7 @@ func TestSweepBetweenCommitAndEraseFreesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	assertSlotsUnique(t, s)
 	if a.KeySlot == b.KeySlot {
 		t.Errorf("two live messages were given the same key slot %d", a.KeySlot)
 	}
@@ -148,6 +150,17 @@ func TestLingeringMarkerNeverWipesAReusedSlot(t *testing.T) {
 	if n, err := s.SweepKeys(); err != nil || n != 0 {
 		t.Fatalf("the sweep touched a slot with a pending marker: %d %v", n, err)
 	}
+	// The slot must be out of circulation: neither free nor waiting in
+	// the keys written ahead.
+	s.keys.mu.Lock()
+	available := s.keys.isFree[slot]
+	for _, r := range s.keys.ready {
+		available = available || r.slot == slot
+	}
+	s.keys.mu.Unlock()
+	if available {
+		t.Fatalf("slot %d can be handed out while its erasure marker remains", slot)
+	}
 	live := newMessage(time.Now())
 	if err := s.Create(ctx, live, nil); err != nil {
 		t.Fatal(err)
@@ -169,11 +182,31 @@ func TestLingeringMarkerNeverWipesAReusedSlot(t *testing.T) {
 	if err != nil || got.State != Queued || got.Erased || got.To != live.To || got.Params["code"] != "123456" {
 		t.Fatalf("queued message after restart: %+v %v", got, err)
 	}
-	again := newMessage(time.Now())
-	if err := s.Create(ctx, again, nil); err != nil {
-		t.Fatal(err)
+	s.keys.mu.Lock()
+	free := s.keys.isFree[slot] && !s.keys.erasing[slot]
+	s.keys.mu.Unlock()
+	if !free {
+		t.Fatalf("the erased slot %d was not freed after the restart", slot)
 	}
-	if again.KeySlot != slot {
-		t.Fatalf("the erased slot %d was not freed after the restart (got %d)", slot, again.KeySlot)
+}
+
+// assertSlotsUnique checks that no slot is free twice or both free and
+// waiting to be handed out: either would let two messages share a key.
+func assertSlotsUnique(t *testing.T, s *Store) {
+	t.Helper()
+	s.keys.mu.Lock()
+	defer s.keys.mu.Unlock()
+	seen := map[uint32]bool{}
+	for _, slot := range s.keys.free {
+		if seen[slot] {
+			t.Fatalf("slot %d is free twice", slot)
+		}
+		seen[slot] = true
+	}
+	for _, r := range s.keys.ready {
+		if seen[r.slot] {
+			t.Fatalf("slot %d is both free and ready", r.slot)
+		}
+		seen[r.slot] = true
 	}
 }
