@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -140,24 +141,16 @@ func (s *Server) checkOwner(w http.ResponseWriter, r *http.Request, id string) b
 }
 
 func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
-	id, p := messageID(r)
-	if p != nil {
-		writeProblem(w, p)
-		return
-	}
-	if !s.checkOwner(w, r, id) {
-		return
-	}
-	m, err := s.backend.Cancel(r.Context(), id)
-	if err != nil {
-		s.backendError(w, r, id, err)
-		return
-	}
-	s.log.DebugContext(r.Context(), "message cancelled", "id", id)
-	s.writeJSON(w, r, http.StatusOK, s.view(m, nil, false))
+	s.act(w, r, "message cancelled", s.backend.Cancel)
 }
 
 func (s *Server) requeue(w http.ResponseWriter, r *http.Request) {
+	s.act(w, r, "message requeued", s.backend.Requeue)
+}
+
+// act runs one action on a message the caller owns and answers with the
+// message as it is afterwards.
+func (s *Server) act(w http.ResponseWriter, r *http.Request, done string, action func(context.Context, string) (*store.Message, error)) {
 	id, p := messageID(r)
 	if p != nil {
 		writeProblem(w, p)
@@ -166,12 +159,12 @@ func (s *Server) requeue(w http.ResponseWriter, r *http.Request) {
 	if !s.checkOwner(w, r, id) {
 		return
 	}
-	m, err := s.backend.Requeue(r.Context(), id)
+	m, err := action(r.Context(), id)
 	if err != nil {
 		s.backendError(w, r, id, err)
 		return
 	}
-	s.log.InfoContext(r.Context(), "message requeued", "id", id)
+	s.log.InfoContext(r.Context(), done, "id", id)
 	s.writeJSON(w, r, http.StatusOK, s.view(m, nil, false))
 }
 
