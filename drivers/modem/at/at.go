@@ -237,12 +237,17 @@ func (c *Conn) do(req *request) response {
 	c.log.Warn("modem: port does not take writes, closing the connection", "cmd", commandName(req.cmd))
 	c.setErr(fmt.Errorf("port wedged during %s", commandName(req.cmd)))
 	go func() { _ = c.Close() }()
+	submitted := req.pduWriting.Load()
 	select {
-	case r := <-req.reply: // the loop answered after all
-		return r
+	case r := <-req.reply:
+		if r.err == nil {
+			return r // the loop answered after all
+		}
+		// Its error is most likely the reset itself; the reason is ours.
+		submitted = submitted || r.submitted
 	default:
 	}
-	return response{submitted: req.pduWriting.Load(), err: why}
+	return response{submitted: submitted, err: why}
 }
 
 // WedgeGrace is how long past its deadline a request may stay with the
