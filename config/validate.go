@@ -202,30 +202,8 @@ func (c *Config) validateClients(v *validator) {
 		default:
 			names[cl.Name] = i
 		}
-		for j, uid := range cl.UnixUIDs {
-			upath := fmt.Sprintf("%s.unix_uids[%d]", path, j)
-			if uid < 0 {
-				v.add(upath, "invalid uid %d", uid)
-				continue
-			}
-			if other, dup := uids[uid]; dup {
-				v.add(upath, "uid %d already belongs to client %q", uid, other)
-				continue
-			}
-			uids[uid] = cl.Name
-		}
-		for j, gid := range cl.UnixGIDs {
-			gpath := fmt.Sprintf("%s.unix_gids[%d]", path, j)
-			if gid < 0 {
-				v.add(gpath, "invalid gid %d", gid)
-				continue
-			}
-			if other, dup := gids[gid]; dup {
-				v.add(gpath, "gid %d already belongs to client %q", gid, other)
-				continue
-			}
-			gids[gid] = cl.Name
-		}
+		claimIDs(v, path+".unix_uids", "uid", cl.Name, cl.UnixUIDs, uids)
+		claimIDs(v, path+".unix_gids", "gid", cl.Name, cl.UnixGIDs, gids)
 		if t := cl.TokenSHA256; t != "" {
 			if b, err := hex.DecodeString(t); err != nil || len(b) != 32 {
 				v.add(path+".token_sha256", "must be the 64 hex digits printed by `smsgw token create`")
@@ -549,5 +527,22 @@ func knownList[V any](m map[string]V) string {
 		return fmt.Sprintf(" (%d defined)", len(m))
 	default:
 		return " (known: " + strings.Join(slices.Sorted(maps.Keys(m)), ", ") + ")"
+	}
+}
+
+// claimIDs records the uids or gids a client lists in owners, reporting
+// invalid ones and ones another client already has.
+func claimIDs(v *validator, path, kind, client string, ids []int, owners map[int]string) {
+	for j, id := range ids {
+		p := fmt.Sprintf("%s[%d]", path, j)
+		if id < 0 {
+			v.add(p, "invalid %s %d", kind, id)
+			continue
+		}
+		if other, dup := owners[id]; dup {
+			v.add(p, "%s %d already belongs to client %q", kind, id, other)
+			continue
+		}
+		owners[id] = client
 	}
 }

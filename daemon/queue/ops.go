@@ -228,8 +228,6 @@ func (q *Queue) Devices() []DeviceStatus {
 	return out
 }
 
-func phoneValue(s string) slog.Value { return phone(s).Value }
-
 // SetOptOut puts a number on the opt-out list or takes it off.
 func (q *Queue) SetOptOut(ctx context.Context, e164 string, out bool, source, keyword string) (bool, error) {
 	return q.st.SetOptOut(ctx, e164, out, source, keyword)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"smsgw/daemon/logging"
 	"smsgw/daemon/policy"
 	"smsgw/daemon/store"
 	"smsgw/drivers"
@@ -218,7 +219,7 @@ const CodeRecipientOptedOut = "recipient_opted_out"
 func (q *Queue) applyInbound(ctx context.Context, dev *device, ev drivers.Event) {
 	kw := policy.MatchKeyword(ev.Text)
 	if kw == policy.NoKeyword {
-		q.log.Info("inbound message without keyword", slog.String("driver", dev.Name), slog.Any("from", phoneValue(ev.From)))
+		q.log.Info("inbound message without keyword", slog.String("driver", dev.Name), slog.Any("from", logging.Phone(ev.From)))
 		return
 	}
 	rules := q.opt.Numbers

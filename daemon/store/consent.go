@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+
+	"smsgw/daemon/logging"
 )
 
 // Errors of Admit a caller can test with errors.Is.
@@ -236,7 +238,7 @@ func (s *Store) SetOptOut(ctx context.Context, e164 string, out bool, source, ke
 		kind := JournalOptedIn
 		if out {
 			kind = JournalOptedOut
-			v, err := json.Marshal(OptOut{Recipient: maskPhone(e164), Source: source, At: now})
+			v, err := json.Marshal(OptOut{Recipient: logging.MaskPhone(e164), Source: source, At: now})
 			if err != nil {
 				return err
 			}
@@ -246,7 +248,7 @@ func (s *Store) SetOptOut(ctx context.Context, e164 string, out bool, source, ke
 		} else if err := txn.Delete(optOutKey(h)); err != nil {
 			return err
 		}
-		return s.journal(txn, JournalEntry{At: now, Kind: kind, Recipient: maskPhone(e164), Source: source, Keyword: keyword})
+		return s.journal(txn, JournalEntry{At: now, Kind: kind, Recipient: logging.MaskPhone(e164), Source: source, Keyword: keyword})
 	})
 	return changed, err
 }
@@ -298,7 +300,7 @@ func (s *Store) SetConsent(ctx context.Context, e164, purpose string, give bool,
 		kind := JournalConsentRemoved
 		if give {
 			kind = JournalConsentAdded
-			v, err := json.Marshal(Consent{Recipient: maskPhone(e164), Purpose: purpose, Source: source, At: now})
+			v, err := json.Marshal(Consent{Recipient: logging.MaskPhone(e164), Purpose: purpose, Source: source, At: now})
 			if err != nil {
 				return err
 			}
@@ -308,7 +310,7 @@ func (s *Store) SetConsent(ctx context.Context, e164, purpose string, give bool,
 		} else if err := txn.Delete(k); err != nil {
 			return err
 		}
-		return s.journal(txn, JournalEntry{At: now, Kind: kind, Recipient: maskPhone(e164), Purpose: purpose, Source: source})
+		return s.journal(txn, JournalEntry{At: now, Kind: kind, Recipient: logging.MaskPhone(e164), Purpose: purpose, Source: source})
 	})
 	return changed, err
 }

@@ -74,20 +74,7 @@ func TestSweepBetweenCommitAndEraseFreesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Transition, step by step, with the sweep in between.
-	key, _ := parseID(m.ID)
-	var erase []uint32
-	err = s.update(ctx, func(txn *badger.Txn) error {
-		erase = erase[:0]
-		cur, err := s.getMessage(txn, key)
-		if err != nil {
-			return err
-		}
-		_, err = s.apply(txn, key, cur, Change{From: []State{Queued}, To: Cancelled, Reason: "cancelled_by_client"}, &erase)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	erase := cancelWithoutErasing(t, s, m.ID)
 	if n, err := s.SweepKeys(); err != nil {
 		t.Fatal(err)
 	} else {
@@ -130,20 +117,7 @@ func TestLingeringMarkerNeverWipesAReusedSlot(t *testing.T) {
 	slot := old.KeySlot
 	// The terminal transition commits with its marker; then the key is
 	// wiped but the marker deletion never lands (finishErase stops there).
-	key, _ := parseID(old.ID)
-	var erase []uint32
-	err = s.update(ctx, func(txn *badger.Txn) error {
-		erase = erase[:0]
-		cur, err := s.getMessage(txn, key)
-		if err != nil {
-			return err
-		}
-		_, err = s.apply(txn, key, cur, Change{From: []State{Queued}, To: Cancelled, Reason: "cancelled_by_client"}, &erase)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	erase := cancelWithoutErasing(t, s, old.ID)
 	if err := s.keys.wipe(erase...); err != nil {
 		t.Fatal(err)
 	}
@@ -209,4 +183,30 @@ func assertSlotsUnique(t *testing.T, s *Store) {
 		}
 		seen[r.slot] = true
 	}
+}
+
+// cancelWithoutErasing commits a queued message's cancellation as
+// Transition does, but stops before finishErase, so a test can act in the
+// window between the commit and the key's erasure. It returns the slots
+// finishErase would erase.
+func cancelWithoutErasing(t *testing.T, s *Store, id string) []uint32 {
+	t.Helper()
+	key, err := parseID(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var erase []uint32
+	err = s.update(context.Background(), func(txn *badger.Txn) error {
+		erase = erase[:0]
+		cur, err := s.getMessage(txn, key)
+		if err != nil {
+			return err
+		}
+		_, err = s.apply(txn, key, cur, Change{From: []State{Queued}, To: Cancelled, Reason: "cancelled_by_client"}, &erase)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return erase
 }

@@ -10,8 +10,6 @@ import (
 	"slices"
 
 	"github.com/dgraph-io/badger/v4"
-
-	"smsgw/daemon/logging"
 )
 
 // sealedPart is what a message keeps only under its own key.
@@ -20,8 +18,6 @@ type sealedPart struct {
 	Text    string            `json:"text,omitempty"`
 	Secrets map[string]string `json:"secrets,omitempty"`
 }
-
-func maskPhone(s string) string { return logging.MaskPhone(s) }
 
 // sealed returns the copy of m that is written to Badger: the plain params
 // in the clear, the rest sealed under the message key.

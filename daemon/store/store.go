@@ -14,11 +14,15 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+
 	"github.com/dgraph-io/badger/v4/options"
+	"smsgw/daemon/logging"
 )
 
 // Options configures Open.
@@ -131,6 +135,10 @@ func Open(opt Options) (*Store, error) {
 	db, err := badger.Open(bo)
 	if err != nil {
 		keys.close()
+		// Badger flattens the lock error into text.
+		if errors.Is(err, syscall.EWOULDBLOCK) || strings.Contains(err.Error(), "Cannot acquire directory lock") {
+			return nil, fmt.Errorf("store: %s is in use by another process, most likely another smsgw: stop it, or give this one its own store.dir: %w", opt.Dir, ErrLocked)
+		}
 		return nil, fmt.Errorf("store: open %s: %w", opt.Dir, err)
 	}
 	fd, err := openFeed(db)
@@ -216,7 +224,7 @@ func (s *Store) Admit(ctx context.Context, m *Message, idem *Idempotency, adm Ad
 	}
 	m.KeySlot = slot
 	m.ToHash = s.recipientHash(m.To)
-	m.ToMasked = maskPhone(m.To)
+	m.ToMasked = logging.MaskPhone(m.To)
 	err = s.update(ctx, func(txn *badger.Txn) error {
 		now := s.now()
 		// The key is looked up before the admission checks: a retry of an

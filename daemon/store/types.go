@@ -139,6 +139,8 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrExpired refuses to requeue a message whose validity has passed.
 	ErrExpired = errors.New("message validity has passed")
+	// ErrLocked says another process holds the store's directory.
+	ErrLocked = errors.New("store directory locked")
 	// ErrErased refuses to requeue a message whose secret params were erased.
 	ErrErased = errors.New("message content was erased")
 )

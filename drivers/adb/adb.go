@@ -26,6 +26,7 @@ import (
 	"smsgw/daemon/logging"
 	"smsgw/drivers"
 	"smsgw/drivers/adb/adbwire"
+	"smsgw/drivers/smsservice"
 )
 
 // Mode selects how the driver sends.
@@ -61,15 +62,6 @@ const (
 	CodeISMSDenied     = "isms_denied"
 	CodeISMSException  = "isms_exception"
 	CodeISMSNoAnswer   = "isms_no_answer"
-)
-
-// Codes of the gateway client's errors that say the app may have gone away
-// (smsservice.CodeConnLost, smsservice.CodeUnreachable): the connection
-// dropped after the request was written (uncertain), or it could not be
-// made (transient).
-const (
-	codeGatewayConnLost    = "connection_lost"
-	codeGatewayUnreachable = "unreachable"
 )
 
 // Gateway is the client of the phone's SMS gateway app in forward mode. It
@@ -286,7 +278,9 @@ func (d *Driver) Send(ctx context.Context, m *drivers.Outbound) (drivers.Receipt
 	r, err := gw.Send(ctx, m)
 	if err != nil {
 		switch de := drivers.Classify(err); {
-		case de.Code == codeGatewayConnLost, de.Code == codeGatewayUnreachable:
+		// The app may have gone away: the connection dropped after the
+		// request was written, or could not be made.
+		case de.Code == smsservice.CodeConnLost, de.Code == smsservice.CodeUnreachable:
 			// The app may have gone away: check it again before the next
 			// send writes anything to it.
 			d.markAppLost("the gateway app dropped a connection")
